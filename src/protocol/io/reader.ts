@@ -13,6 +13,12 @@ const TWO_POW_53 = 2 ** 53;
 export class Reader {
   pos: number;
   end: number;
+  /**
+   * Set just before NEED_MORE_DATA is thrown: the buffer index the failed read needed to reach.
+   * The framer waits until that many bytes are buffered before retrying, so a large atomic item
+   * (a 100 MB query text) is parsed once, not once per chunk.
+   */
+  wantedEnd = 0;
 
   constructor(
     public buf: Buffer,
@@ -37,7 +43,16 @@ export class Reader {
 
   /** Throws NEED_MORE_DATA unless n more bytes are available. */
   need(n: number): void {
-    if (this.pos + n > this.end) throw NEED_MORE_DATA;
+    if (this.pos + n > this.end) {
+      this.wantedEnd = this.pos + n;
+      throw NEED_MORE_DATA;
+    }
+  }
+
+  /** Out of bytes with no size known: want at least one more byte than we have. */
+  short(): never {
+    this.wantedEnd = this.end + 1;
+    throw NEED_MORE_DATA;
   }
 
   skip(n: number): void {
@@ -46,7 +61,7 @@ export class Reader {
   }
 
   u8(): number {
-    if (this.pos >= this.end) throw NEED_MORE_DATA;
+    if (this.pos >= this.end) return this.short();
     return this.buf[this.pos++];
   }
 
@@ -159,7 +174,7 @@ export class Reader {
     let result = 0;
     let mul = 1;
     for (let i = 0; i < 10; i++) {
-      if (pos >= end) throw NEED_MORE_DATA;
+      if (pos >= end) return this.short();
       const b = buf[pos++];
       result += (b & 0x7f) * mul;
       if (b < 0x80) {
@@ -177,7 +192,7 @@ export class Reader {
     let pos = this.pos;
     let result = 0n;
     for (let i = 0; i < 10; i++) {
-      if (pos >= this.end) throw NEED_MORE_DATA;
+      if (pos >= this.end) return this.short();
       const b = this.buf[pos++];
       result |= BigInt(b & 0x7f) << BigInt(7 * i);
       if (b < 0x80) {

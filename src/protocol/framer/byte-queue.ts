@@ -1,0 +1,50 @@
+/**
+ * The raw chunks of one direction, kept until the packets they belong to are complete, so a
+ * packet can be forwarded as views of the bytes that arrived (no copy). Chunks are never
+ * modified; a view handed out stays valid (style.md §2.4).
+ */
+export class ByteQueue {
+  private chunks: Buffer[] = [];
+  private head = 0;
+  /** Absolute offset of chunks[head][0]. */
+  private headStart = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  /**
+   * Views covering absolute [start, end); everything before `end` is then released.
+   * `start` must not be before the first byte still held.
+   */
+  take(start: number, end: number): Buffer[] {
+    const out: Buffer[] = [];
+    let at = this.headStart;
+    let i = this.head;
+    // Skip chunks that end before start (bytes already released by an earlier take).
+    while (i < this.chunks.length && at + this.chunks[i].length <= start) {
+      at += this.chunks[i].length;
+      i++;
+    }
+    let j = i;
+    let jAt = at;
+    while (j < this.chunks.length && jAt < end) {
+      const c = this.chunks[j];
+      const from = Math.max(start - jAt, 0);
+      const to = Math.min(end - jAt, c.length);
+      if (to > from) out.push(from === 0 && to === c.length ? c : c.subarray(from, to));
+      if (jAt + c.length <= end) {
+        jAt += c.length;
+        j++;
+      } else break;
+    }
+    // Release whole chunks before `end`.
+    this.head = j;
+    this.headStart = jAt;
+    if (this.head > 64 && this.head * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+}

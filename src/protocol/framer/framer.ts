@@ -1,0 +1,332 @@
+import { BlockSummary, sizeBlock, SizerInput } from '../block';
+import { ClientCode, ServerCode } from '../codes';
+import { decompressFrame, FRAME_HEADER_BYTES, readFrameHeader } from '../compression';
+import { isNeedMoreData, LimitError, MalformedError, ProtocolError } from '../errors';
+import { Reader } from '../io/reader';
+import { DEFAULT_LIMITS, Limits } from '../limits';
+import {
+  Addendum,
+  ClientPacket,
+  decodeAddendum,
+  decodeClientPacket,
+  decodeServerPacket,
+  ServerPacket,
+} from '../packets';
+import { MIN_SUPPORTED_REVISION } from '../revision';
+import { ByteQueue } from './byte-queue';
+import { ConnectionState } from './connection-state';
+
+export type Direction = 'client' | 'server';
+
+/** One packet found in a byte stream, with the exact bytes it occupied. */
+export interface FramedPacket {
+  /** Packet code; -1 for the handshake addendum, which has none (native-protocol.md §4.3). */
+  code: number;
+  /** Absolute offsets of the packet in this direction's stream. */
+  start: number;
+  end: number;
+  /** Views of the received chunks covering exactly [start, end): forward them unchanged. */
+  chunks: Buffer[];
+  /** The decoded packet; for block packets only the code and table name are decoded. */
+  packet: ClientPacket | ServerPacket | Addendum;
+  /** Block packets: the block's header (BlockInfo, rows, column names and types). */
+  block?: BlockSummary;
+  /** Block packets: the block was wrapped in compressed frames, and how many. */
+  compressed?: boolean;
+  frames?: number;
+}
+
+/** Packets whose body (after the table name) is a block (src/Core/Protocol.h). */
+const CLIENT_BLOCK_CODES: ReadonlySet<number> = new Set([ClientCode.Data, ClientCode.Scalar]);
+const SERVER_BLOCK_CODES: ReadonlySet<number> = new Set([
+  ServerCode.Data,
+  ServerCode.Totals,
+  ServerCode.Extremes,
+  ServerCode.Log,
+  ServerCode.ProfileEvents,
+]);
+/**
+ * Log and ProfileEvents blocks are written to the raw socket buffer, not the compressed one,
+ * below revision 54481 (TCPHandler::initLogsBlockOutput / initProfileEventsBlockOutput;
+ * [captured] cli_lz4_logs). Our revision cap is below 54481.
+ */
+const SERVER_UNCOMPRESSED_BLOCK_CODES: ReadonlySet<number> = new Set([ServerCode.Log, ServerCode.ProfileEvents]);
+
+type Phase = 'packet' | 'block' | 'frames';
+
+/**
+ * Incremental framer for one direction of a native connection. Feed it chunks split anywhere;
+ * it returns each complete packet with the raw chunks it spans. Packets carry no length
+ * (native-protocol.md §1), so every byte is parsed: small packets atomically (re-parsed from
+ * the packet start only once enough bytes for the failed read have arrived), blocks with the
+ * resumable sizer, which never re-reads bytes it has consumed. Work stays linear in the input.
+ */
+export class Framer {
+  private readonly queue = new ByteQueue();
+  private readonly reader: Reader;
+  private readonly input: SizerInput;
+  /** Contiguous bytes being parsed, starting at absolute offset bufStart; `pos` is the next byte. */
+  private buf: Buffer = Buffer.alloc(0);
+  private bufStart = 0;
+  private pos = 0;
+  /** Absolute number of bytes received. */
+  private received = 0;
+  /** Do not try to parse before this many bytes have been received. */
+  private waitUntil = 0;
+  /** Chunks received but not yet merged into `buf`. */
+  private pendingChunks: Buffer[] = [];
+
+  private phase: Phase = 'packet';
+  private packetStart = 0;
+  private current: FramedPacket | null = null;
+  private sizer: Generator<void, BlockSummary, void> | null = null;
+  /** Decompressed bytes not yet consumed by the block sizer. */
+  private decompressed: Buffer | null = null;
+  private decompressedTotal = 0;
+  private failed: ProtocolError | null = null;
+  /** Waiting for the other direction's Hello, not for bytes. */
+  private blockedOnState = false;
+
+  constructor(
+    readonly direction: Direction,
+    readonly state: ConnectionState = new ConnectionState(),
+    readonly limits: Limits = DEFAULT_LIMITS,
+  ) {
+    this.reader = new Reader(this.buf, 0, 0, limits);
+    this.input = { r: new Reader(this.buf, 0, 0, limits) };
+  }
+
+  /** Absolute offset of the first byte not yet part of a returned packet. */
+  get consumed(): number {
+    return this.packetStart;
+  }
+
+  /** Bytes held for the packet in progress (raw and decompressed). */
+  get bufferedBytes(): number {
+    return this.received - this.packetStart + (this.decompressed ? this.decompressed.length : 0);
+  }
+
+  /** True between packets (nothing partial buffered). */
+  get idle(): boolean {
+    return this.phase === 'packet' && this.received === this.packetStart;
+  }
+
+  /**
+   * Add a chunk and return every packet it completes. A ProtocolError is fatal for the stream:
+   * it is thrown now and again on every later call.
+   */
+  push(chunk: Buffer): FramedPacket[] {
+    if (this.failed) throw this.failed;
+    if (chunk.length > 0) {
+      this.queue.push(chunk);
+      this.pendingChunks.push(chunk);
+      this.received += chunk.length;
+    }
+    return this.poll();
+  }
+
+  /** Try again without new bytes (after the shared ConnectionState changed, e.g. a Hello was seen). */
+  poll(): FramedPacket[] {
+    if (this.failed) throw this.failed;
+    if (this.blockedOnState) {
+      this.blockedOnState = false;
+      this.waitUntil = 0;
+    }
+    const out: FramedPacket[] = [];
+    try {
+      while (this.received >= this.waitUntil) {
+        this.merge();
+        if (this.bufStart + this.pos >= this.received) break;
+        const packet = this.step();
+        if (packet === null) break;
+        out.push(packet);
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) this.failed = e;
+      throw e;
+    }
+    return out;
+  }
+
+  /** Make `buf` hold every unconsumed byte contiguously (copying only the unconsumed tail). */
+  private merge(): void {
+    if (this.pendingChunks.length === 0) return;
+    const tail = this.pos < this.buf.length ? this.buf.subarray(this.pos) : null;
+    const newStart = this.bufStart + this.pos;
+    if (!tail && this.pendingChunks.length === 1) {
+      this.buf = this.pendingChunks[0];
+    } else {
+      const parts = tail ? [tail, ...this.pendingChunks] : this.pendingChunks;
+      this.buf = Buffer.concat(parts);
+    }
+    this.pendingChunks = [];
+    this.bufStart = newStart;
+    this.pos = 0;
+  }
+
+  /** One step of the state machine: a finished packet, or null when more bytes are needed. */
+  private step(): FramedPacket | null {
+    if (this.bufStart + this.pos >= this.received) return null;
+    switch (this.phase) {
+      case 'packet':
+        return this.stepPacket();
+      case 'block':
+        return this.stepBlock();
+      case 'frames':
+        return this.stepFrames();
+    }
+  }
+
+  private stepPacket(): FramedPacket | null {
+    const r = this.reader;
+    r.reset(this.buf, this.pos, this.buf.length);
+    r.wantedEnd = 0;
+    const start = this.bufStart + this.pos;
+    try {
+      if (this.direction === 'client') return this.decodeClient(r, start);
+      return this.decodeServer(r, start);
+    } catch (e) {
+      if (isNeedMoreData(e)) {
+        // Wait until the read that failed can succeed; never re-parse a large atomic item per chunk.
+        this.waitUntil = this.bufStart + Math.max(r.wantedEnd, this.buf.length + 1);
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  private decodeClient(r: Reader, start: number): FramedPacket | null {
+    const st = this.state;
+    if (st.addendumPending) {
+      const addendum = decodeAddendum(r, st.revision);
+      st.addendumPending = false;
+      return this.finishAtomic(start, r.pos, -1, addendum);
+    }
+    const codePos = r.pos;
+    const code = r.varUInt();
+    if (code !== ClientCode.Hello && st.revision === 0) {
+      // The client may not send anything else before the server's Hello (§2); wait for it.
+      this.blockedOnState = true;
+      this.waitUntil = this.received + 1;
+      return null;
+    }
+    if (CLIENT_BLOCK_CODES.has(code)) {
+      const tableName = r.string();
+      return this.startBlock(start, r.pos, { code, tableName } as ClientPacket, st.compression);
+    }
+    r.pos = codePos;
+    const packet = decodeClientPacket(r, st.revision || MIN_SUPPORTED_REVISION);
+    if (packet.code === ClientCode.Hello) st.onClientHello(packet.revision);
+    else if (packet.code === ClientCode.Query) st.compression = packet.compression;
+    return this.finishAtomic(start, r.pos, code, packet);
+  }
+
+  private decodeServer(r: Reader, start: number): FramedPacket | null {
+    const st = this.state;
+    const codePos = r.pos;
+    const code = r.varUInt();
+    if (SERVER_BLOCK_CODES.has(code)) {
+      if (st.revision === 0) throw new MalformedError(`server block packet ${code} before the handshake`);
+      const tableName = r.string();
+      const compressed = st.compression && !SERVER_UNCOMPRESSED_BLOCK_CODES.has(code);
+      return this.startBlock(start, r.pos, { code, tableName } as ServerPacket, compressed);
+    }
+    r.pos = codePos;
+    // Before the Hello, the server's fields are gated by the client's revision (TCPHandler::sendHello).
+    const rev = st.revision || st.clientRevision || MIN_SUPPORTED_REVISION;
+    const packet = decodeServerPacket(r, rev);
+    if (packet.code === ServerCode.Hello) st.onServerHello(packet.revision);
+    return this.finishAtomic(start, r.pos, code, packet);
+  }
+
+  private startBlock(
+    start: number,
+    headEnd: number,
+    packet: ClientPacket | ServerPacket,
+    compressed: boolean,
+  ): FramedPacket | null {
+    this.current = { code: packet.code, start, end: start, chunks: [], packet, compressed, frames: 0 };
+    this.pos = headEnd;
+    this.sizer = sizeBlock(this.input, this.state.revision, this.limits);
+    this.decompressed = null;
+    this.decompressedTotal = 0;
+    this.phase = compressed ? 'frames' : 'block';
+    return this.phase === 'frames' ? this.stepFrames() : this.stepBlock();
+  }
+
+  /** Uncompressed block: run the sizer over the raw stream. */
+  private stepBlock(): FramedPacket | null {
+    const r = this.input.r;
+    r.reset(this.buf, this.pos, this.buf.length);
+    r.wantedEnd = 0;
+    const res = this.sizer!.next();
+    this.pos = r.pos;
+    const size = this.bufStart + this.pos - this.packetStart;
+    if (size > this.limits.maxBlockBytes) throw new LimitError('maxBlockBytes', size, this.limits.maxBlockBytes);
+    if (!res.done) {
+      this.waitUntil = this.bufStart + Math.max(r.wantedEnd, this.buf.length + 1);
+      return null;
+    }
+    return this.finishBlock(res.value);
+  }
+
+  /** Compressed block: whole frames from the raw stream, decompressed and fed to the sizer. */
+  private stepFrames(): FramedPacket | null {
+    for (;;) {
+      const header = readFrameHeader(this.buf, this.pos, this.buf.length, this.limits);
+      if (header === null) {
+        this.waitUntil = this.bufStart + this.pos + FRAME_HEADER_BYTES;
+        return null;
+      }
+      if (this.pos + header.frameBytes > this.buf.length) {
+        this.waitUntil = this.bufStart + this.pos + header.frameBytes;
+        return null;
+      }
+      const frame = decompressFrame(this.buf, this.pos, this.buf.length, this.limits);
+      if (frame === null) throw new MalformedError('compressed frame incomplete after its size was available');
+      this.pos += frame.frameBytes;
+      this.current!.frames!++;
+      this.decompressedTotal += frame.data.length;
+      if (this.decompressedTotal > this.limits.maxBlockBytes) {
+        throw new LimitError('maxBlockBytes', this.decompressedTotal, this.limits.maxBlockBytes);
+      }
+      const data = this.decompressed ? Buffer.concat([this.decompressed, frame.data]) : frame.data;
+      const r = this.input.r;
+      r.reset(data, 0, data.length);
+      const res = this.sizer!.next();
+      if (res.done) {
+        // A block is flushed at its end (CompressedWriteBuffer::next in NativeWriter's caller), so
+        // no frame holds bytes of two packets ([captured] cli_lz4_large_select).
+        if (r.pos !== data.length) throw new MalformedError('compressed frame holds bytes past the end of its block');
+        this.decompressed = null;
+        return this.finishBlock(res.value);
+      }
+      this.decompressed = r.pos < data.length ? data.subarray(r.pos) : null;
+      if (this.bufStart + this.pos >= this.received) {
+        this.waitUntil = this.received + 1;
+        return null;
+      }
+    }
+  }
+
+  private finishBlock(summary: BlockSummary): FramedPacket {
+    const p = this.current!;
+    p.block = summary;
+    p.end = this.bufStart + this.pos;
+    p.chunks = this.queue.take(p.start, p.end);
+    this.current = null;
+    this.sizer = null;
+    this.phase = 'packet';
+    this.packetStart = p.end;
+    this.waitUntil = 0;
+    return p;
+  }
+
+  private finishAtomic(start: number, endInBuf: number, code: number, packet: FramedPacket['packet']): FramedPacket {
+    this.pos = endInBuf;
+    const end = this.bufStart + endInBuf;
+    this.packetStart = end;
+    this.waitUntil = 0;
+    return { code, start, end, chunks: this.queue.take(start, end), packet };
+  }
+}
