@@ -3,7 +3,8 @@
  *
  * Three layers of clean-up:
  * 1. the owner calls `terminate()` (servers' `stop()` does);
- * 2. a synchronous `process.on('exit')` hook kills whatever this process still tracks;
+ * 2. a synchronous `process.on('exit')` hook kills whatever this process still tracks (also on SIGINT/SIGTERM/SIGHUP
+ *    when the process has no handler of its own for them);
  * 3. a pid file per process in `<os.tmpdir()>/gatehouse-pids/` lets a different process (jest's globalTeardown,
  *    test/helpers/global-teardown.js, which must stay in step with the format below) kill what a crashed or
  *    SIGKILLed owner left behind.
@@ -14,8 +15,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** Where pid files live; read by test/helpers/global-teardown.js. */
-export const PID_DIR = path.join(os.tmpdir(), 'gatehouse-pids');
+/** Where pid files live; read by test/helpers/global-teardown.js. GATEHOUSE_PID_DIR overrides it (tests only). */
+export const PID_DIR = process.env.GATEHOUSE_PID_DIR ?? path.join(os.tmpdir(), 'gatehouse-pids');
 
 /** How a tracked process ended. */
 export interface ExitInfo {
@@ -95,6 +96,8 @@ export class TrackedProcess {
    */
   async terminate(sig: NodeJS.Signals = 'SIGKILL', graceMs = 5_000): Promise<ExitInfo> {
     if (!this.running) return this.exited;
+    // the child was unref'd at spawn; while someone awaits its exit, it must keep the event loop alive
+    this.child.ref();
     this.signal(sig);
     if (sig !== 'SIGKILL') {
       let timer: NodeJS.Timeout | undefined;
@@ -132,10 +135,21 @@ function killAllSync(): void {
   live.clear();
 }
 
+const FATAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 function installHook(): void {
   if (hookInstalled) return;
   hookInstalled = true;
   process.on('exit', killAllSync);
+  // A signal's default action ends the process without 'exit' (Ctrl+C during `npm test`). Where nobody handles the
+  // signal, clean up and re-raise it so the default action still happens. Where someone does (the CLI), leave it.
+  for (const sig of FATAL_SIGNALS) {
+    if (process.listenerCount(sig) > 0) continue;
+    process.once(sig, () => {
+      killAllSync();
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 /** Spawns a detached child, records it in the registry and in a pid file, and untracks it when it exits. */

@@ -82,8 +82,10 @@ function parseDecoded(text: string): ExpectedPacket[] {
       out.push(p);
     } else if (/^\s{4,}\S/.test(line) && out.length && out[out.length - 1].columns) {
       const body = line.trim();
-      const eq = body.indexOf(' = ');
-      out[out.length - 1].columns!.push(eq >= 0 ? body.slice(0, eq) : body);
+      const eq = body.indexOf(' = [');
+      // "name type [prefix=[...]] = values": keep "name type".
+      const head = eq >= 0 ? body.slice(0, eq) : body;
+      out[out.length - 1].columns!.push(head.replace(/ prefix=\[.*\]$/, ''));
     }
   }
   return out;

@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const PID_DIR = path.join(os.tmpdir(), 'gatehouse-pids');
+const PID_DIR = process.env.GATEHOUSE_PID_DIR || path.join(os.tmpdir(), 'gatehouse-pids');
 
 function isAlive(pid) {
   try {
@@ -37,17 +37,21 @@ function stillOurs(entry) {
   }
 }
 
-function sweep() {
+/**
+ * Kills and forgets the processes owned by `selfPid` (default: this process) and orphans whose starter died, as
+ * recorded in `pidDir`. Returns how many were still running.
+ */
+function sweep(selfPid = process.pid, pidDir = PID_DIR) {
   let names;
   try {
-    names = fs.readdirSync(PID_DIR);
+    names = fs.readdirSync(pidDir);
   } catch {
     return 0;
   }
   let killed = 0;
   for (const name of names) {
     if (!name.endsWith('.json')) continue;
-    const file = path.join(PID_DIR, name);
+    const file = path.join(pidDir, name);
     let entry;
     try {
       entry = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -55,7 +59,7 @@ function sweep() {
       continue; // being written right now by someone else, or garbage: leave it
     }
     const owners = Array.isArray(entry.ownerPids) ? entry.ownerPids : [];
-    const mine = owners.includes(process.pid);
+    const mine = owners.includes(selfPid);
     const orphan = owners.length === 0 || !isAlive(owners[0]);
     if (!mine && !orphan) continue;
     if (isAlive(entry.pid) && stillOurs(entry)) {

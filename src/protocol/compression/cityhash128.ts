@@ -19,6 +19,8 @@ const K3H = 0xc949d7c7, K3L = 0x509e6557;
 const KMH = 0x9ddfea08, KML = 0xeb382d69;
 
 const TWO_32 = 4294967296;
+// 16-bit halves of the low word of k1, for the inlined multiply.
+const K1L0 = K1L & 0xffff, K1L1 = K1L >>> 16;
 
 // Result registers of the helpers below (high and low half of a 64-bit value).
 let RH = 0;
@@ -202,100 +204,97 @@ function cityHash128WithSeed(d: Uint8Array, s: number, len: number, xh: number, 
   mul(RH, RL, K1H, K1L);
   let w2h = RH, w2l = RL;
 
-  // The main loop: 64 bytes per iteration (city.cc runs it twice per 128 bytes, same thing).
-  // Everything below is inlined by hand; see the helper functions above for each step.
-  let n = len;
-  let th: number, tl: number, c: number, h: number, l: number, ah: number, al: number, bh: number, bl: number;
-  let wh: number, wl: number, x1h: number, x1l: number, x2h: number, x2l: number, x3h: number, x3l: number;
-  let ch: number, cl: number, sum: number;
-  let half = 0;
+  // The main loop, 64 bytes per iteration (city.cc unrolls it twice per 128 bytes; same thing).
+  // Inlined by hand and kept in signed int32 (`| 0`) so that V8 stays in 32-bit registers:
+  // additions carry through an unsigned compare, rotations swap halves, and the multiply by k1
+  // takes the high half of the 32x32 product from 16-bit partial products.
   const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
   let o = s;
+  let n = len;
+  let half = 0;
+  xh |= 0; xl |= 0; yh |= 0; yl |= 0; zh |= 0; zl |= 0;
+  v1h |= 0; v1l |= 0; v2h |= 0; v2l |= 0; w1h |= 0; w1l |= 0; w2h |= 0; w2l |= 0;
+  let t = 0, u = 0, hh = 0, hl = 0, th = 0, tl = 0, a0 = 0, a1 = 0, p00 = 0, p01 = 0, p10 = 0, mid = 0;
+  let ah = 0, al = 0, bh = 0, bl = 0, ch = 0, cl = 0, sah = 0, sal = 0, sbh = 0, sbl = 0;
+  let wh = 0, wl = 0, x1h = 0, x1l = 0, x2h = 0, x2l = 0, x3h = 0, x3l = 0;
   for (;;) {
     // x = Rotate(x + y + v.first + Fetch64(s + 16), 37) * k1
-    sum = xl + yl; h = xh + yh + (sum >= TWO_32 ? 1 : 0); l = sum >>> 0;
-    sum = l + v1l; h = h + v1h + (sum >= TWO_32 ? 1 : 0); l = sum >>> 0;
-    th = dv.getUint32(o + 20, true); tl = dv.getUint32(o + 16, true);
-    sum = l + tl; h = (h + th + (sum >= TWO_32 ? 1 : 0)) >>> 0; l = sum >>> 0;
-    // rotate right 37 = swap halves, rotate right 5
-    th = ((l >>> 5) | (h << 27)) >>> 0; tl = ((h >>> 5) | (l << 27)) >>> 0;
-    c = Math.floor((tl * (K1L >>> 16) + Math.floor((tl * (K1L & 0xffff)) / 65536)) / 65536);
-    xl = Math.imul(tl, K1L) >>> 0;
-    xh = (c + Math.imul(th, K1L) + Math.imul(tl, K1H)) >>> 0;
+    t = ((xl) + (yl)) | 0; hh = ((xh) + (yh) + ((t >>> 0) < ((xl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    t = ((hl) + (v1l)) | 0; hh = ((hh) + (v1h) + ((t >>> 0) < ((hl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    tl = dv.getInt32(o + 16, true); th = dv.getInt32(o + 20, true);
+    t = ((hl) + (tl)) | 0; hh = ((hh) + (th) + ((t >>> 0) < ((hl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    u = (hh >>> 5) | (hl << 27); hh = (hl >>> 5) | (hh << 27); hl = u;
+    a0 = hl & 0xffff; a1 = hl >>> 16;
+    p00 = Math.imul(a0, K1L0); p01 = Math.imul(a0, K1L1); p10 = Math.imul(a1, K1L0);
+    mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+    xh = (Math.imul(a1, K1L1) + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(hh, K1L) + Math.imul(hl, K1H)) | 0;
+    xl = Math.imul(hl, K1L);
     // y = Rotate(y + v.second + Fetch64(s + 48), 42) * k1
-    sum = yl + v2l; h = yh + v2h + (sum >= TWO_32 ? 1 : 0); l = sum >>> 0;
-    th = dv.getUint32(o + 52, true); tl = dv.getUint32(o + 48, true);
-    sum = l + tl; h = (h + th + (sum >= TWO_32 ? 1 : 0)) >>> 0; l = sum >>> 0;
-    // rotate right 42 = swap, rotate right 10
-    th = ((l >>> 10) | (h << 22)) >>> 0; tl = ((h >>> 10) | (l << 22)) >>> 0;
-    c = Math.floor((tl * (K1L >>> 16) + Math.floor((tl * (K1L & 0xffff)) / 65536)) / 65536);
-    yl = Math.imul(tl, K1L) >>> 0;
-    yh = (c + Math.imul(th, K1L) + Math.imul(tl, K1H)) >>> 0;
-    // x ^= w.second; y ^= v.first
-    xh = (xh ^ w2h) >>> 0; xl = (xl ^ w2l) >>> 0;
-    yh = (yh ^ v1h) >>> 0; yl = (yl ^ v1l) >>> 0;
-    // z = Rotate(z ^ w.first, 33)  (swap, rotate right 1)
-    th = (zh ^ w1h) >>> 0; tl = (zl ^ w1l) >>> 0;
-    zl = ((th >>> 1) | (tl << 31)) >>> 0; zh = ((tl >>> 1) | (th << 31)) >>> 0;
-
+    t = ((yl) + (v2l)) | 0; hh = ((yh) + (v2h) + ((t >>> 0) < ((yl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    tl = dv.getInt32(o + 48, true); th = dv.getInt32(o + 52, true);
+    t = ((hl) + (tl)) | 0; hh = ((hh) + (th) + ((t >>> 0) < ((hl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    u = (hh >>> 10) | (hl << 22); hh = (hl >>> 10) | (hh << 22); hl = u;
+    a0 = hl & 0xffff; a1 = hl >>> 16;
+    p00 = Math.imul(a0, K1L0); p01 = Math.imul(a0, K1L1); p10 = Math.imul(a1, K1L0);
+    mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+    yh = (Math.imul(a1, K1L1) + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(hh, K1L) + Math.imul(hl, K1H)) | 0;
+    yl = Math.imul(hl, K1L);
+    // x ^= w.second; y ^= v.first; z = Rotate(z ^ w.first, 33)
+    xh ^= w2h; xl ^= w2l; yh ^= v1h; yl ^= v1l;
+    th = zh ^ w1h; tl = zl ^ w1l;
+    u = (th >>> 1) | (tl << 31); zh = (tl >>> 1) | (th << 31); zl = u;
     // v = WeakHashLen32WithSeeds(s, v.second * k1, x + w.first)
-    c = Math.floor((v2l * (K1L >>> 16) + Math.floor((v2l * (K1L & 0xffff)) / 65536)) / 65536);
-    al = Math.imul(v2l, K1L) >>> 0;
-    ah = (c + Math.imul(v2h, K1L) + Math.imul(v2l, K1H)) >>> 0;
-    sum = xl + w1l; bh = (xh + w1h + (sum >= TWO_32 ? 1 : 0)) >>> 0; bl = sum >>> 0;
-    // w0..w3 words of the 32-byte chunk; z of WeakHashLen32WithSeeds is the 4th word
-    wl = dv.getUint32(o, true); wh = dv.getUint32(o + 4, true);
-    x1l = dv.getUint32(o + 8, true); x1h = dv.getUint32(o + 12, true);
-    x2l = dv.getUint32(o + 16, true); x2h = dv.getUint32(o + 20, true);
-    x3l = dv.getUint32(o + 24, true); x3h = dv.getUint32(o + 28, true);
-    // a += w
-    sum = al + wl; ah = (ah + wh + (sum >= TWO_32 ? 1 : 0)) >>> 0; al = sum >>> 0;
-    // b = Rotate(b + a + z, 21)
-    sum = bl + al; h = bh + ah + (sum >= TWO_32 ? 1 : 0); l = sum >>> 0;
-    sum = l + x3l; h = (h + x3h + (sum >= TWO_32 ? 1 : 0)) >>> 0; l = sum >>> 0;
-    bl = ((l >>> 21) | (h << 11)) >>> 0; bh = ((h >>> 21) | (l << 11)) >>> 0;
-    // c = a; a += x; a += y
+    a0 = v2l & 0xffff; a1 = v2l >>> 16;
+    p00 = Math.imul(a0, K1L0); p01 = Math.imul(a0, K1L1); p10 = Math.imul(a1, K1L0);
+    mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+    sah = (Math.imul(a1, K1L1) + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(v2h, K1L) + Math.imul(v2l, K1H)) | 0;
+    sal = Math.imul(v2l, K1L);
+    t = ((xl) + (w1l)) | 0; sbh = ((xh) + (w1h) + ((t >>> 0) < ((xl) >>> 0) ? 1 : 0)) | 0; sbl = t;
+    wl = dv.getInt32(o + 0, true); wh = dv.getInt32(o + 4, true);
+    x1l = dv.getInt32(o + 8, true); x1h = dv.getInt32(o + 12, true);
+    x2l = dv.getInt32(o + 16, true); x2h = dv.getInt32(o + 20, true);
+    x3l = dv.getInt32(o + 24, true); x3h = dv.getInt32(o + 28, true);
+    t = ((sal) + (wl)) | 0; ah = ((sah) + (wh) + ((t >>> 0) < ((sal) >>> 0) ? 1 : 0)) | 0; al = t;
+    t = ((sbl) + (al)) | 0; hh = ((sbh) + (ah) + ((t >>> 0) < ((sbl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    t = ((hl) + (x3l)) | 0; hh = ((hh) + (x3h) + ((t >>> 0) < ((hl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    u = (hl >>> 21) | (hh << 11); bh = (hh >>> 21) | (hl << 11); bl = u;
     ch = ah; cl = al;
-    sum = al + x1l; ah = ah + x1h + (sum >= TWO_32 ? 1 : 0); al = sum >>> 0;
-    sum = al + x2l; ah = (ah + x2h + (sum >= TWO_32 ? 1 : 0)) >>> 0; al = sum >>> 0;
-    // b += Rotate(a, 44)  (swap, rotate right 12)
-    tl = ((ah >>> 12) | (al << 20)) >>> 0; th = ((al >>> 12) | (ah << 20)) >>> 0;
-    sum = bl + tl; bh = (bh + th + (sum >= TWO_32 ? 1 : 0)) >>> 0; bl = sum >>> 0;
-    // v = (a + z, b + c)
-    sum = al + x3l; v1h = (ah + x3h + (sum >= TWO_32 ? 1 : 0)) >>> 0; v1l = sum >>> 0;
-    sum = bl + cl; v2h = (bh + ch + (sum >= TWO_32 ? 1 : 0)) >>> 0; v2l = sum >>> 0;
-
+    t = ((al) + (x1l)) | 0; ah = ((ah) + (x1h) + ((t >>> 0) < ((al) >>> 0) ? 1 : 0)) | 0; al = t;
+    t = ((al) + (x2l)) | 0; ah = ((ah) + (x2h) + ((t >>> 0) < ((al) >>> 0) ? 1 : 0)) | 0; al = t;
+    u = (ah >>> 12) | (al << 20); hh = (al >>> 12) | (ah << 20); hl = u;
+    t = ((bl) + (hl)) | 0; bh = ((bh) + (hh) + ((t >>> 0) < ((bl) >>> 0) ? 1 : 0)) | 0; bl = t;
+    t = ((al) + (x3l)) | 0; v1h = ((ah) + (x3h) + ((t >>> 0) < ((al) >>> 0) ? 1 : 0)) | 0; v1l = t;
+    t = ((bl) + (cl)) | 0; v2h = ((bh) + (ch) + ((t >>> 0) < ((bl) >>> 0) ? 1 : 0)) | 0; v2l = t;
     // w = WeakHashLen32WithSeeds(s + 32, z + w.second, y)
-    sum = zl + w2l; ah = (zh + w2h + (sum >= TWO_32 ? 1 : 0)) >>> 0; al = sum >>> 0;
-    bh = yh; bl = yl;
-    wl = dv.getUint32(o + 32, true); wh = dv.getUint32(o + 36, true);
-    x1l = dv.getUint32(o + 40, true); x1h = dv.getUint32(o + 44, true);
-    x2l = dv.getUint32(o + 48, true); x2h = dv.getUint32(o + 52, true);
-    x3l = dv.getUint32(o + 56, true); x3h = dv.getUint32(o + 60, true);
-    sum = al + wl; ah = (ah + wh + (sum >= TWO_32 ? 1 : 0)) >>> 0; al = sum >>> 0;
-    sum = bl + al; h = bh + ah + (sum >= TWO_32 ? 1 : 0); l = sum >>> 0;
-    sum = l + x3l; h = (h + x3h + (sum >= TWO_32 ? 1 : 0)) >>> 0; l = sum >>> 0;
-    bl = ((l >>> 21) | (h << 11)) >>> 0; bh = ((h >>> 21) | (l << 11)) >>> 0;
+    t = ((zl) + (w2l)) | 0; sah = ((zh) + (w2h) + ((t >>> 0) < ((zl) >>> 0) ? 1 : 0)) | 0; sal = t;
+    wl = dv.getInt32(o + 32, true); wh = dv.getInt32(o + 36, true);
+    x1l = dv.getInt32(o + 40, true); x1h = dv.getInt32(o + 44, true);
+    x2l = dv.getInt32(o + 48, true); x2h = dv.getInt32(o + 52, true);
+    x3l = dv.getInt32(o + 56, true); x3h = dv.getInt32(o + 60, true);
+    t = ((sal) + (wl)) | 0; ah = ((sah) + (wh) + ((t >>> 0) < ((sal) >>> 0) ? 1 : 0)) | 0; al = t;
+    t = ((yl) + (al)) | 0; hh = ((yh) + (ah) + ((t >>> 0) < ((yl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    t = ((hl) + (x3l)) | 0; hh = ((hh) + (x3h) + ((t >>> 0) < ((hl) >>> 0) ? 1 : 0)) | 0; hl = t;
+    u = (hl >>> 21) | (hh << 11); bh = (hh >>> 21) | (hl << 11); bl = u;
     ch = ah; cl = al;
-    sum = al + x1l; ah = ah + x1h + (sum >= TWO_32 ? 1 : 0); al = sum >>> 0;
-    sum = al + x2l; ah = (ah + x2h + (sum >= TWO_32 ? 1 : 0)) >>> 0; al = sum >>> 0;
-    tl = ((ah >>> 12) | (al << 20)) >>> 0; th = ((al >>> 12) | (ah << 20)) >>> 0;
-    sum = bl + tl; bh = (bh + th + (sum >= TWO_32 ? 1 : 0)) >>> 0; bl = sum >>> 0;
-    sum = al + x3l; w1h = (ah + x3h + (sum >= TWO_32 ? 1 : 0)) >>> 0; w1l = sum >>> 0;
-    sum = bl + cl; w2h = (bh + ch + (sum >= TWO_32 ? 1 : 0)) >>> 0; w2l = sum >>> 0;
-
+    t = ((al) + (x1l)) | 0; ah = ((ah) + (x1h) + ((t >>> 0) < ((al) >>> 0) ? 1 : 0)) | 0; al = t;
+    t = ((al) + (x2l)) | 0; ah = ((ah) + (x2h) + ((t >>> 0) < ((al) >>> 0) ? 1 : 0)) | 0; al = t;
+    u = (ah >>> 12) | (al << 20); hh = (al >>> 12) | (ah << 20); hl = u;
+    t = ((bl) + (hl)) | 0; bh = ((bh) + (hh) + ((t >>> 0) < ((bl) >>> 0) ? 1 : 0)) | 0; bl = t;
+    t = ((al) + (x3l)) | 0; w1h = ((ah) + (x3h) + ((t >>> 0) < ((al) >>> 0) ? 1 : 0)) | 0; w1l = t;
+    t = ((bl) + (cl)) | 0; w2h = ((bh) + (ch) + ((t >>> 0) < ((bl) >>> 0) ? 1 : 0)) | 0; w2l = t;
     // swap(z, x)
-    th = zh; zh = xh; xh = th;
-    tl = zl; zl = xl; xl = tl;
-    s += 64;
+    t = zh; zh = xh; xh = t; t = zl; zl = xl; xl = t;
+
     o += 64;
-    // city.cc checks the remaining length only after each pair of half-rounds
+    // city.cc checks the remaining length only after each pair of 64-byte half-rounds
     half ^= 1;
     if (half === 0) {
       n -= 128;
       if (n < 128) break;
     }
   }
+  xh >>>= 0; xl >>>= 0; yh >>>= 0; yl >>>= 0; zh >>>= 0; zl >>>= 0;
+  v1h >>>= 0; v1l >>>= 0; v2h >>>= 0; v2l >>>= 0; w1h >>>= 0; w1l >>>= 0; w2h >>>= 0; w2l >>>= 0;
 
   // y += Rotate(w.first, 37) * k0 + z
   rot(w1h, w1l, 37);

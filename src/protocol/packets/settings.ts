@@ -1,7 +1,6 @@
-import { MalformedError, UnknownSettingError } from '../errors';
+import { LimitError, MalformedError, UnknownSettingError } from '../errors';
 import { Reader } from '../io/reader';
 import { Writer } from '../io/writer';
-import { LimitError } from '../errors';
 import { Rev } from '../revision';
 import { LEGACY_SETTING_KINDS, LegacySettingKind } from './legacy-settings';
 
