@@ -1,4 +1,4 @@
-import { MalformedError } from '../errors';
+import { MalformedError, UnsupportedError } from '../errors';
 import { Reader } from '../io/reader';
 import { Writer } from '../io/writer';
 
@@ -26,7 +26,7 @@ export function decodeBlockInfo(r: Reader, rev: number): BlockInfo {
     if (field === 1) info.isOverflows = r.u8() !== 0;
     else if (field === 2) info.bucketNum = r.i32();
     else if (field === 3 && rev >= OUT_OF_ORDER_BUCKETS_REVISION) {
-      throw new MalformedError(`BlockInfo field 3 at revision ${rev} is not implemented`);
+      throw new UnsupportedError(`BlockInfo field 3 (out_of_order_buckets) at revision ${rev} is not implemented`);
     } else throw new MalformedError(`unknown BlockInfo field ${field} at revision ${rev}`);
   }
 }
