@@ -84,6 +84,8 @@ export class Framer {
   private decompressed: Buffer | null = null;
   private decompressedTotal = 0;
   private failed: ProtocolError | null = null;
+  /** Work counters: bytes copied to make parse input contiguous, and parse attempts of atomic packets. */
+  readonly stats = { copiedBytes: 0, attempts: 0 };
   /** Waiting for the other direction's Hello, not for bytes. */
   private blockedOnState = false;
 
@@ -148,18 +150,25 @@ export class Framer {
     return out;
   }
 
-  /** Make `buf` hold every unconsumed byte contiguously (copying only the unconsumed tail). */
+  /**
+   * Make `buf` hold the unconsumed bytes contiguously, copying only when a partial item spans
+   * chunks. An uncompressed block is measured by the resumable sizer, which can consume any
+   * prefix: it gets one chunk at a time, so a large block is never copied. Atomic packets and
+   * compressed frames need their whole extent in one buffer: they get every pending chunk.
+   */
   private merge(): void {
     if (this.pendingChunks.length === 0) return;
     const tail = this.pos < this.buf.length ? this.buf.subarray(this.pos) : null;
     const newStart = this.bufStart + this.pos;
-    if (!tail && this.pendingChunks.length === 1) {
+    const take = this.phase === 'block' ? 1 : this.pendingChunks.length;
+    if (!tail && take === 1) {
       this.buf = this.pendingChunks[0];
     } else {
-      const parts = tail ? [tail, ...this.pendingChunks] : this.pendingChunks;
-      this.buf = Buffer.concat(parts);
+      const chunks = this.pendingChunks.slice(0, take);
+      this.buf = Buffer.concat(tail ? [tail, ...chunks] : chunks);
+      this.stats.copiedBytes += this.buf.length;
     }
-    this.pendingChunks = [];
+    this.pendingChunks = take === this.pendingChunks.length ? [] : this.pendingChunks.slice(take);
     this.bufStart = newStart;
     this.pos = 0;
   }
@@ -182,6 +191,7 @@ export class Framer {
     r.reset(this.buf, this.pos, this.buf.length);
     r.wantedEnd = 0;
     const start = this.bufStart + this.pos;
+    this.stats.attempts++;
     try {
       if (this.direction === 'client') return this.decodeClient(r, start);
       return this.decodeServer(r, start);
@@ -264,7 +274,8 @@ export class Framer {
     const size = this.bufStart + this.pos - this.packetStart;
     if (size > this.limits.maxBlockBytes) throw new LimitError('maxBlockBytes', size, this.limits.maxBlockBytes);
     if (!res.done) {
-      this.waitUntil = this.bufStart + Math.max(r.wantedEnd, this.buf.length + 1);
+      // The sizer consumes partial runs, so the next chunk is always useful.
+      this.waitUntil = this.bufStart + this.buf.length + 1;
       return null;
     }
     return this.finishBlock(res.value);
@@ -290,7 +301,11 @@ export class Framer {
       if (this.decompressedTotal > this.limits.maxBlockBytes) {
         throw new LimitError('maxBlockBytes', this.decompressedTotal, this.limits.maxBlockBytes);
       }
-      const data = this.decompressed ? Buffer.concat([this.decompressed, frame.data]) : frame.data;
+      let data = frame.data;
+      if (this.decompressed) {
+        data = Buffer.concat([this.decompressed, frame.data]);
+        this.stats.copiedBytes += data.length;
+      }
       const r = this.input.r;
       r.reset(data, 0, data.length);
       const res = this.sizer!.next();
