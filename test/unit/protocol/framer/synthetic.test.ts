@@ -74,12 +74,12 @@ describe.each(process.env.REVS ? process.env.REVS.split(",").map(Number) : REVIS
   // Hello and Query change the shared state; they are covered by the capture replays.
   // Drop whole arbitraries (a filter that never passes would loop forever); each yields one code.
   const codeOf = (a: fc.Arbitrary<{ code: number }>) => fc.sample(a, { numRuns: 1, seed: 1 })[0].code;
-  const serverItem = fc.oneof(
+  const serverItem: fc.Arbitrary<Item> = fc.oneof(
     ...serverPackets(rev).filter((a) => codeOf(a) !== ServerCode.Hello),
-  ).chain((packet) => (SERVER_BLOCK.has(packet.code) ? blockArb.map((block) => ({ packet, block })) : fc.constant({ packet })));
+  ).chain((packet): fc.Arbitrary<Item> => (SERVER_BLOCK.has(packet.code) ? blockArb.map((block) => ({ packet, block })) : fc.constant({ packet })));
   const clientItem = fc.oneof(
     ...clientPackets(rev).filter((a) => ![ClientCode.Hello, ClientCode.Query].includes(codeOf(a) as 0 | 1)),
-  ).chain((packet) => (CLIENT_BLOCK.has(packet.code) ? blockArb.map((block) => ({ packet, block })) : fc.constant({ packet })));
+  ).chain((packet): fc.Arbitrary<Item> => (CLIENT_BLOCK.has(packet.code) ? blockArb.map((block) => ({ packet, block })) : fc.constant({ packet })));
 
   it.each(['server', 'client'] as const)('%s packets are framed back with their bytes, whatever the chunking and compression', (direction) => {
     fc.assert(
