@@ -4,7 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig, type FlagValues } from '../src/config';
 import { describeCluster, describeClusterJson, startSandboxCluster, type ClickHouseLogLevel } from '../src/sandbox';
+import { serve } from '../src/serve';
 
 const LOG_LEVELS: readonly ClickHouseLogLevel[] = ['none', 'fatal', 'error', 'warning', 'information', 'debug', 'trace'];
 
@@ -75,6 +77,70 @@ async function sandboxCommand(flags: SandboxFlags): Promise<void> {
   process.exitCode = 'name' in outcome ? 1 : 0;
 }
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+async function serveCommand(flags: FlagValues): Promise<void> {
+  let cfg;
+  try {
+    cfg = loadConfig({ file: flags.config, flags, env: process.env });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`gatehouse: invalid configuration\n${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const signal = untilSignal();
+  const running = await serve(cfg);
+  const s = await signal.received;
+  running.log.info({ signal: s }, 'stopping');
+  await running.close();
+  signal.dispose();
+}
+
+async function demoCommand(opts: { port: string }): Promise<void> {
+  const signal = untilSignal();
+  const cluster = await startSandboxCluster({ readers: 2 });
+  const { reader, writer } = cluster.users;
+  const cfg = loadConfig({
+    flags: {
+      listen: `127.0.0.1:${opts.port}`,
+      writer: `127.0.0.1:${cluster.writer.tcpPort}`,
+      reader: cluster.readers.map((r) => `127.0.0.1:${r.tcpPort}`),
+      user: ['demo:demo', 'viewer:viewer'],
+      readUser: `${reader.name}:${reader.password}`,
+      writeUser: `${writer.name}:${writer.password}`,
+    },
+  });
+  let running;
+  try {
+    running = await serve(cfg);
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+  const port = running.proxy.port;
+  process.stdout.write(
+    [
+      '',
+      `${describeCluster(cluster)}`,
+      '',
+      `Gatehouse is in front of it on 127.0.0.1:${port} (reads go to the readers as ${reader.name}, writes to the writer as ${writer.name}).`,
+      'Connect with:',
+      `  clickhouse-client --port ${port} --user demo --password demo`,
+      `  clickhouse-client --port ${port} --user demo --password demo -q "SELECT name FROM gatehouse_meta.node"   # which node answered`,
+      'Ctrl+C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  await signal.received;
+  await running.close();
+  await cluster.stop();
+  signal.dispose();
+}
+
 /** Builds the command tree (exported for tests). */
 export function buildProgram(): Command {
   const program = new Command('gatehouse')
@@ -89,7 +155,25 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON line with ports and users instead of the text summary')
     .action(sandboxCommand);
 
-  // The `serve` command (the proxy itself, in front of the sandbox for `npm run demo`) is registered here next.
+  program
+    .command('serve')
+    .description('run the proxy: clients connect to --listen as to ClickHouse; flags override the config file')
+    .option('--config <file>', 'YAML config file (every flag has a key there)')
+    .option('--listen <host:port>', 'native-protocol listener (config: listen; default 127.0.0.1:9000)')
+    .option('--writer <host:port>', 'the writer backend (config: writer)')
+    .option('--reader <host:port>', 'a reader backend; repeat for several; none = reads go to the writer (config: readers)', collect)
+    .option('--user <name:password>', 'a proxy user clients log in as; repeatable (config: users)', collect)
+    .option('--read-user <name[:password]>', 'backend identity for reads (config: read_user)')
+    .option('--write-user <name[:password]>', 'backend identity for writes (config: write_user)')
+    .option('--admin <host:port>', 'admin HTTP server: /health and /metrics (config: admin)')
+    .action(serveCommand);
+
+  program
+    .command('demo')
+    .description('start a sandbox cluster (1 writer, 2 readers) and the proxy in front of it; Ctrl+C stops everything')
+    .option('--port <port>', 'proxy port (0 = any free port)', '9000')
+    .action(demoCommand);
+
   return program;
 }
 

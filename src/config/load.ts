@@ -1,0 +1,100 @@
+/**
+ * Loading: YAML file (with `${VAR}` from the environment), then flags over it, then one validation pass. Every problem
+ * found is reported at once in one ConfigError.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors';
+import { applyFlags, type FlagValues } from './flags';
+import { interpolateEnv } from './interpolate';
+import { configSchema, type GatehouseConfig } from './schema';
+import { scalarKindAt } from './schema-kind';
+
+/** Where the configuration comes from. */
+export interface LoadConfigOptions {
+  /** YAML file; defaults to flags.config. Without either, flags alone make the configuration. */
+  file?: string;
+  flags: FlagValues;
+  /** For `${VAR}`; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads, interpolates, merges and validates the configuration; throws ConfigError listing every issue. */
+export function loadConfig(opts: LoadConfigOptions): GatehouseConfig {
+  const file = opts.file ?? opts.flags.config;
+  const { value, issues }: RawConfig =
+    file === undefined ? { value: {}, issues: [] } : readYaml(file, opts.env ?? process.env);
+  issues.push(...applyFlags(value, opts.flags));
+  const result = configSchema.safeParse(value, { errorMap });
+  if (!result.success) {
+    // A value already reported (unset variable, malformed flag) would only repeat itself in the schema's words.
+    const reported = issues.map((i) => i.path);
+    const covered = (p: string): boolean => reported.some((r) => p === r || p.startsWith(`${r}.`));
+    issues.push(...result.error.issues.flatMap(toConfigIssues).filter((i) => !covered(i.path)));
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return result.data;
+}
+
+interface RawConfig {
+  value: Record<string, unknown>;
+  issues: ConfigIssue[];
+}
+
+function readYaml(file: string, env: NodeJS.ProcessEnv): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError([{ path: file, message: `cannot read the file (${reason})` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    // Only the first: later YAML errors mostly cascade from it, and the tree after it is a guess not worth validating.
+    throw new ConfigError([{ path: `${file}:${lineCol(text, syntax.pos[0])}`, message: syntax.message }]);
+  }
+  const issues = interpolateEnv(doc, env, scalarKindAt);
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return { value: {}, issues };
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    const got = Array.isArray(value) ? 'a list' : JSON.stringify(value);
+    throw new ConfigError([{ path: file, message: `expected a mapping at the top level, got ${got}` }]);
+  }
+  return { value: value as Record<string, unknown>, issues };
+}
+
+function lineCol(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `${before.length}:${before[before.length - 1]!.length + 1}`;
+}
+
+/** Zod's issue → ours; an unknown-keys issue becomes one issue per key, at that key's path. */
+function toConfigIssues(issue: z.ZodIssue): ConfigIssue[] {
+  const path = issue.path.join('.');
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    return issue.keys.map((k) => ({ path: path === '' ? k : `${path}.${k}`, message: 'unknown key' }));
+  }
+  return [{ path, message: issue.message }];
+}
+
+/** Short messages in our wording, used where a check gave none of its own. */
+const errorMap: z.ZodErrorMap = (issue, ctx) => {
+  switch (issue.code) {
+    case z.ZodIssueCode.invalid_type:
+      return { message: issue.received === 'undefined' ? 'required' : `expected ${issue.expected}, got ${issue.received}` };
+    case z.ZodIssueCode.invalid_enum_value:
+      return { message: `expected one of ${issue.options.join(' | ')}, got ${JSON.stringify(issue.received)}` };
+    case z.ZodIssueCode.too_small:
+      if (issue.type === 'number') return { message: `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}` };
+      break;
+    case z.ZodIssueCode.too_big:
+      if (issue.type === 'number') return { message: `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}` };
+      break;
+    default:
+      break;
+  }
+  return { message: ctx.defaultError };
+};

@@ -1,0 +1,482 @@
+import type { Socket } from 'node:net';
+import type { BackendConnection, BackendIdentity, Pool, PoolManager, ServerInfo } from '../pool';
+import {
+  ClientCode,
+  ClientHello,
+  ClientQuery,
+  ConnectionState,
+  FramedPacket,
+  Framer,
+  Limits,
+  MIN_SUPPORTED_REVISION,
+  negotiate,
+  PROXY_MAX_REVISION,
+  ProtocolError,
+  ServerCode,
+  Writer,
+  encodeServerPacket,
+} from '../protocol';
+import { classify, type Classification } from '../router';
+import { authenticate, type ProxyUser } from './auth';
+import { ClientSink } from './client-sink';
+import { ProxyErrorCode, replyError, toReplyError } from './error-reply';
+import { Failure, InternalQueries } from './internal-queries';
+import { QueryRun } from './query-run';
+import { mergeSettings, rewriteQuery } from './query-rewrite';
+import { Backends, Route, TargetChooser } from './targets';
+
+export interface SessionEvents {
+  query(route: Route | 'local', kind: string): void;
+  queryDone(route: Route | 'local', seconds: number, error?: { origin: 'backend' | 'proxy'; code: number }): void;
+  pinned(delta: 1 | -1): void;
+  clientClosed(): void;
+}
+
+export interface SessionConfig {
+  backends: Backends;
+  users: readonly ProxyUser[];
+  poolMode: 'query' | 'session';
+  resultBuffering: 'stream' | 'buffer';
+  bufferMaxBytes: number;
+  maxPendingClientBytes: number;
+  drainTimeoutMs: number;
+  limits: Limits;
+}
+
+export interface SessionDeps {
+  config: SessionConfig;
+  pools: PoolManager;
+  chooser: TargetChooser;
+  events: SessionEvents;
+  log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** What the session lends a query: a pooled connection, or the session's pinned one. */
+interface Lease {
+  conn: BackendConnection;
+  pool: Pool;
+  pinned: boolean;
+}
+
+/**
+ * One client connection. The proxy answers the Hello itself, authenticates, keeps the session
+ * state (database, SET settings, a pinned connection when state cannot be replayed) and runs
+ * each query on a backend connection lent for that query only (architecture.md "Sessions on
+ * pooled connections"). Client packets are handled strictly in order through one inbox.
+ */
+export class ClientSession {
+  private readonly state = new ConnectionState();
+  private readonly framer: Framer;
+  private readonly sink: ClientSink;
+  private inbox: FramedPacket[] = [];
+  private inboxBytes = 0;
+  private pumping = false;
+  private inboxPaused = false;
+  private closed = false;
+
+  private hello: ClientHello | null = null;
+  private user: ProxyUser | null = null;
+  private clientIdentity: BackendIdentity = { user: 'default', password: '' };
+  private database = '';
+  private revision = 0;
+  private serverInfo: ServerInfo | null = null;
+  /** Settings recorded from SET statements, in order; merged into every forwarded Query. */
+  private settings = new Map<string, string>();
+  private pinned: Lease | null = null;
+  private run: QueryRun | null = null;
+  private runRoute: Route | 'local' = 'local';
+  private runStarted = 0n;
+  /** After a Query the client sends Data packets until an empty block; an INSERT opens a second phase. */
+  private clientDataOpen = false;
+  private readonly internal: InternalQueries;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly deps: SessionDeps,
+  ) {
+    this.framer = new Framer('client', this.state, deps.config.limits);
+    this.sink = new ClientSink(socket);
+    this.internal = new InternalQueries();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  private onData(chunk: Buffer): void {
+    let packets: FramedPacket[];
+    try {
+      packets = this.framer.push(chunk);
+    } catch (e) {
+      // A malformed client packet closes this client only (issue 3, architecture.md "Errors").
+      this.deps.log('info', 'closing client after a protocol error', { error: (e as Error).message });
+      this.sink.fail(e instanceof ProtocolError ? e : replyError(ProxyErrorCode.UNEXPECTED_PACKET_FROM_CLIENT, String(e)));
+      this.close();
+      return;
+    }
+    for (const p of packets) {
+      this.inbox.push(p);
+      this.inboxBytes += p.end - p.start;
+    }
+    if (this.inboxBytes > this.deps.config.maxPendingClientBytes && !this.inboxPaused) {
+      this.inboxPaused = true;
+      this.socket.pause();
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.inbox.length > 0 && !this.closed) {
+        const p = this.inbox.shift()!;
+        this.inboxBytes -= p.end - p.start;
+        const pending = this.handle(p);
+        if (pending) await pending;
+        if (this.inboxPaused && this.inboxBytes <= this.deps.config.maxPendingClientBytes / 2) {
+          this.inboxPaused = false;
+          this.socket.resume();
+        }
+      }
+    } catch (e) {
+      this.deps.log('warn', 'session failed', { error: (e as Error).message });
+      this.sink.fail(e);
+      this.close();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Returns a promise only when the packet needs asynchronous work before the next one. */
+  private handle(p: FramedPacket): Promise<void> | void {
+    if (!this.hello) {
+      if (p.code !== ClientCode.Hello) return this.protocolViolation('expected Hello');
+      return this.handshake(p.packet as ClientHello);
+    }
+    switch (p.code) {
+      case -1: // handshake addendum (quota key): nothing to act on
+        return;
+      case ClientCode.Ping:
+        if (this.run) {
+          // Valid only during INSERT data transfer; never forward a Ping into a running SELECT (§13.10).
+          if (this.clientDataOpen && this.run) this.run.forward(p);
+          return;
+        }
+        this.writePacket({ code: ServerCode.Pong });
+        return;
+      case ClientCode.Query:
+        if (this.run) return this.protocolViolation('Query while a query is running');
+        return this.startQuery(p);
+      case ClientCode.Data:
+      case ClientCode.Scalar:
+        return this.onClientData(p);
+      case ClientCode.Cancel:
+        this.run?.cancel();
+        return;
+      case ClientCode.TablesStatusRequest:
+        return this.tablesStatus(p);
+      case ClientCode.KeepAlive:
+        return;
+      default:
+        return this.protocolViolation(`unexpected packet ${p.code}`);
+    }
+  }
+
+  private protocolViolation(what: string): void {
+    this.sink.fail(replyError(ProxyErrorCode.UNEXPECTED_PACKET_FROM_CLIENT, `unexpected packet from client: ${what}`));
+    this.close();
+  }
+
+  private writePacket(packet: Parameters<typeof encodeServerPacket>[1]): void {
+    const w = new Writer(64);
+    encodeServerPacket(w, packet, this.revision || MIN_SUPPORTED_REVISION);
+    this.sink.write([w.toBuffer()]);
+  }
+
+  // ---- handshake -------------------------------------------------------------------------
+
+  private async handshake(hello: ClientHello): Promise<void> {
+    const { config } = this.deps;
+    if (hello.revision < MIN_SUPPORTED_REVISION) {
+      return this.failHandshake(replyError(ProxyErrorCode.UNEXPECTED_PACKET_FROM_CLIENT,
+        `client revision ${hello.revision} is below the lowest supported (${MIN_SUPPORTED_REVISION})`));
+    }
+    const identitiesSet = Boolean(config.backends.readIdentity || config.backends.writeIdentity);
+    if (identitiesSet) {
+      this.user = authenticate(config.users, hello.user, hello.password);
+      if (!this.user) {
+        return this.failHandshake(replyError(ProxyErrorCode.AUTHENTICATION_FAILED,
+          `${hello.user}: Authentication failed: password is incorrect or there is no user with such name`));
+      }
+    }
+    this.clientIdentity = { user: hello.user || 'default', password: hello.password };
+    this.database = hello.database;
+    try {
+      // Present the backend class's name, version and time zone (issue 3, native-protocol.md §13.3).
+      this.serverInfo = await this.deps.pools.serverInfo(config.backends.writer, this.identityFor('writer'));
+    } catch (e) {
+      return this.failHandshake(e);
+    }
+    const advertised = Math.min(PROXY_MAX_REVISION, this.serverInfo.revision);
+    this.revision = negotiate(hello.revision, advertised);
+    if (this.database) {
+      // Fail the login as ClickHouse does when the default database does not exist; in
+      // pass-through mode this also checks the client's password on a backend.
+      const failure = await this.internal.check(this.lease(identitiesSet ? 'reader' : 'writer', this.database), this.queryContext());
+      if (failure) return this.failHandshake(failure);
+    } else if (!identitiesSet) {
+      // Pass-through: a connection opened with the client's credentials proves them (pools
+      // are keyed by user and a hash of the password).
+      try {
+        const lease = await this.lease('writer')();
+        lease.pool.release(lease.conn, true);
+      } catch (e) {
+        return this.failHandshake(e);
+      }
+    }
+    this.hello = hello;
+    const info = this.serverInfo;
+    const w = new Writer(128);
+    encodeServerPacket(
+      w,
+      {
+        code: ServerCode.Hello,
+        serverName: info.serverName,
+        versionMajor: info.versionMajor,
+        versionMinor: info.versionMinor,
+        revision: advertised,
+        timezone: info.timezone,
+        displayName: info.displayName,
+        versionPatch: info.versionPatch,
+      },
+      this.revision,
+    );
+    this.sink.write([w.toBuffer()]);
+    this.state.onServerHello(advertised);
+    // The framer waits for the server Hello before it frames the client's next packets.
+    this.onData(Buffer.alloc(0));
+  }
+
+  private failHandshake(err: unknown): void {
+    if (err instanceof Failure) {
+      this.sink.write(err.packet);
+      this.socket.end();
+    } else this.sink.fail(err);
+    this.close();
+  }
+
+  private identityFor(route: Route): BackendIdentity {
+    return this.deps.chooser.identity(route, this.clientIdentity);
+  }
+
+  private lease(route: Route, database = this.database): () => Promise<Lease> {
+    return async () => {
+      const target = this.deps.chooser.target(route);
+      const pool = this.deps.pools.pool({ target, identity: this.identityFor(route), database, revision: this.revision || this.serverInfo!.revision });
+      return { conn: await pool.checkout(), pool, pinned: false };
+    };
+  }
+
+  private queryContext() {
+    const h = this.hello;
+    return {
+      revision: this.revision || Math.min(PROXY_MAX_REVISION, this.serverInfo?.revision ?? MIN_SUPPORTED_REVISION),
+      clientName: h?.clientName ?? 'Gatehouse',
+      settings: [...this.settings].map(([name, value]) => ({ name, value, flags: 0 })),
+    };
+  }
+
+  // ---- queries ---------------------------------------------------------------------------
+
+  private onClientData(p: FramedPacket): void {
+    const block = p.block!;
+    const tableName = (p.packet as { tableName: string }).tableName;
+    if (tableName === '' && block.rows === 0 && block.columns.length === 0) this.clientDataOpen = false;
+    // Forwarded to the running query; swallowed when the query was answered locally or failed.
+    if (this.run && !this.run.finished) this.run.forward(p);
+  }
+
+  private async startQuery(p: FramedPacket): Promise<void> {
+    const q = p.packet as ClientQuery;
+    this.clientDataOpen = true;
+    const cls = classify(q.query);
+    const { config } = this.deps;
+
+    if (this.pinned || config.poolMode === 'session' || cls.pins) {
+      if (cls.session?.type === 'set') this.recordSettings(cls);
+      return this.runOnPinned(p, q, cls);
+    }
+    if (cls.session?.type === 'use') return this.useDatabase(cls.session.database);
+    if (cls.session?.type === 'set') return this.setSettings(cls);
+    if (this.user?.readonly && !(cls.kind === 'read')) {
+      this.localReply('local', cls, replyError(ProxyErrorCode.READONLY,
+        `user ${this.user.name} is read-only: cannot execute ${cls.statement || 'this statement'}`));
+      return;
+    }
+    const route: Route = cls.kind === 'read' ? 'reader' : 'writer';
+    let lease: Lease;
+    this.deps.events.query(route, cls.kind);
+    const started = process.hrtime.bigint();
+    try {
+      lease = await this.lease(route)();
+    } catch (e) {
+      this.sink.sendError(e);
+      this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: toReplyError(e).chCode });
+      return;
+    }
+    if (this.closed) {
+      lease.pool.release(lease.conn, true);
+      return;
+    }
+    this.execute(p, q, cls, lease, route, started);
+  }
+
+  private execute(p: FramedPacket, q: ClientQuery, cls: Classification, lease: Lease, route: Route, started: bigint): void {
+    const { config } = this.deps;
+    let queryBytes: readonly Buffer[];
+    try {
+      queryBytes = this.settings.size > 0 ? [rewriteQuery(q, mergeSettings(this.settings, q.settings), this.revision)] : p.chunks;
+    } catch (e) {
+      lease.pool.release(lease.conn, true);
+      this.sink.sendError(e);
+      return;
+    }
+    this.runRoute = route;
+    this.runStarted = started;
+    const run = new QueryRun(
+      lease.conn,
+      this.sink,
+      {
+        // Any INSERT but INSERT … SELECT: 18.16 asks for data blocks even when the text carries
+        // inline values (clickhouse-client --multiquery sends the rest of the script after VALUES),
+        // so the server's header block, not the text, opens the client's data phase.
+        insertExpectsData: cls.statement === 'INSERT' && !cls.insert?.select,
+        resultBuffering: lease.pinned ? 'stream' : config.resultBuffering,
+        bufferMaxBytes: config.bufferMaxBytes,
+        drainTimeoutMs: config.drainTimeoutMs,
+      },
+      {
+        onClientDataPhase: () => {
+          this.clientDataOpen = true;
+        },
+        clientDataOpen: () => this.clientDataOpen,
+        onDone: ({ reusable, error }) => {
+          if (this.run === run) this.run = null;
+          this.deps.events.queryDone(route, seconds(started), error);
+          if (!lease.pinned) lease.pool.release(lease.conn, reusable);
+          else if (this.closed) this.releasePinned();
+          else if (!reusable) this.losePinned();
+          if (!this.closed) void this.pump();
+        },
+      },
+    );
+    this.run = run;
+    run.start(q.compression, queryBytes);
+  }
+
+  private async runOnPinned(p: FramedPacket, q: ClientQuery, cls: Classification): Promise<void> {
+    const started = process.hrtime.bigint();
+    this.deps.events.query('writer', cls.kind);
+    if (!this.pinned) {
+      try {
+        const lease = await this.lease('writer')();
+        this.pinned = { ...lease, pinned: true };
+        this.deps.events.pinned(1);
+        this.deps.log('debug', 'session pinned to a backend connection', { reason: cls.pins ?? 'pool_mode: session' });
+      } catch (e) {
+        this.sink.sendError(e);
+        this.deps.events.queryDone('writer', seconds(started), { origin: 'proxy', code: toReplyError(e).chCode });
+        return;
+      }
+      if (this.closed) return this.releasePinned();
+    }
+    this.execute(p, q, cls, this.pinned, 'writer', started);
+  }
+
+  private losePinned(): void {
+    if (!this.pinned) return;
+    this.pinned.pool.release(this.pinned.conn, false);
+    this.pinned = null;
+    this.deps.events.pinned(-1);
+    // The session's server-side state (temporary tables, roles) is gone: end the session
+    // rather than let later queries run without it.
+    this.sink.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'the backend connection holding this session\'s state was lost'));
+    this.close();
+  }
+
+  private releasePinned(): void {
+    if (!this.pinned) return;
+    // It carries session state (temporary tables): never lend it to anyone else.
+    this.pinned.pool.release(this.pinned.conn, false);
+    this.pinned = null;
+    this.deps.events.pinned(-1);
+  }
+
+  private localReply(route: 'local', cls: Classification, error?: { chCode: number; message: string } | Failure): void {
+    this.deps.events.query(route, cls.kind);
+    if (error instanceof Failure) {
+      this.sink.write(error.packet);
+      this.deps.events.queryDone(route, 0, { origin: error.origin, code: error.chCode });
+    } else if (error) {
+      this.sink.sendError(error);
+      this.deps.events.queryDone(route, 0, { origin: 'proxy', code: error.chCode });
+    } else {
+      this.writePacket({ code: ServerCode.EndOfStream });
+      this.deps.events.queryDone(route, 0);
+    }
+  }
+
+  /** USE db: answered by the proxy after checking on a backend that the database exists. */
+  private async useDatabase(database: string): Promise<void> {
+    const cls = { kind: 'session', statement: 'USE' } as Classification;
+    const err = await this.internal.check(this.lease('reader', database), this.queryContext());
+    if (!err) this.database = database;
+    this.localReply('local', cls, err ?? undefined);
+  }
+
+  /** SET x = y: validated once on a backend (a SELECT 1 carrying the settings), then recorded. */
+  private async setSettings(cls: Classification): Promise<void> {
+    if (cls.session?.type !== 'set') return;
+    const candidate = new Map(this.settings);
+    for (const s of cls.session.settings) {
+      candidate.delete(s.name);
+      candidate.set(s.name, s.value);
+    }
+    const ctx = { ...this.queryContext(), settings: [...candidate].map(([name, value]) => ({ name, value, flags: 0 })) };
+    const err = await this.internal.check(this.lease('reader'), ctx);
+    if (!err) this.settings = candidate;
+    this.localReply('local', cls, err ?? undefined);
+  }
+
+  private recordSettings(cls: Classification): void {
+    if (cls.session?.type !== 'set') return;
+    for (const s of cls.session.settings) {
+      this.settings.delete(s.name);
+      this.settings.set(s.name, s.value);
+    }
+  }
+
+  private async tablesStatus(p: FramedPacket): Promise<void> {
+    this.sink.write(await this.internal.forwardOne(this.lease('reader'), p.chunks, ServerCode.TablesStatusResponse));
+  }
+
+  // ---- end -------------------------------------------------------------------------------
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const run = this.run;
+    this.run = null;
+    // abandon() hands the connection back through onDone, which drops a pinned connection.
+    if (run && !run.finished) run.abandon();
+    else this.releasePinned();
+    this.inbox = [];
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.deps.events.clientClosed();
+  }
+}
+
+function seconds(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}

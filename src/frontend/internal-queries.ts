@@ -1,0 +1,137 @@
+import type { BackendConnection, Pool } from '../pool';
+import {
+  ClientCode,
+  encodeBlock,
+  encodeBlockPacket,
+  encodeClientPacket,
+  encodeServerPacket,
+  FramedPacket,
+  Interface,
+  QueryKind,
+  ServerCode,
+  ServerException,
+  Setting,
+  Stage,
+  Writer,
+} from '../protocol';
+import { exceptionPacket, toReplyError } from './error-reply';
+
+/** A query the proxy runs failed: the Exception packet to give the client (the backend's own, unchanged, when it sent one). */
+export class Failure {
+  constructor(
+    readonly packet: Buffer[],
+    readonly chCode: number,
+    readonly origin: 'backend' | 'proxy',
+  ) {}
+
+  static fromError(e: unknown): Failure {
+    // A backend that refused the handshake (unknown database, wrong password) answered with an
+    // Exception of its own: the client gets it unchanged, as from a direct connection.
+    const backend = (e as { exception?: ServerException } | null)?.exception;
+    if (backend && Array.isArray(backend.exceptions)) {
+      const w = new Writer(256);
+      encodeServerPacket(w, backend, 0);
+      return new Failure([w.toBuffer()], backend.exceptions[0]?.code ?? 0, 'backend');
+    }
+    return new Failure([exceptionPacket(e)], toReplyError(e).chCode, 'proxy');
+  }
+}
+
+interface Lease {
+  conn: BackendConnection;
+  pool: Pool;
+}
+
+export interface InternalQueryContext {
+  revision: number;
+  clientName: string;
+  settings: Setting[];
+}
+
+/** The empty Data block that ends the external-tables phase of every Query (native-protocol.md §9.1). */
+function emptyDataPacket(rev: number): Buffer {
+  const block = new Writer(16);
+  encodeBlock(block, { columns: [] }, rev);
+  const w = new Writer(32);
+  encodeBlockPacket(w, ClientCode.Data, '', block.view(), null);
+  return w.toBuffer();
+}
+
+/**
+ * Queries the proxy runs for itself on pooled connections: checking that a database exists
+ * (USE, Hello's default database) and that SET values are accepted, and forwarding single
+ * request/response exchanges (TablesStatusRequest).
+ */
+export class InternalQueries {
+  /** Runs `SELECT 1` with the context's settings; null when it succeeds, else the Failure to report. */
+  async check(lease: () => Promise<Lease>, ctx: InternalQueryContext): Promise<Failure | null> {
+    const w = new Writer(256);
+    try {
+      encodeClientPacket(
+        w,
+        {
+          code: ClientCode.Query,
+          queryId: '',
+          clientInfo: {
+            queryKind: QueryKind.Initial,
+            initialUser: '',
+            initialQueryId: '',
+            initialAddress: '0.0.0.0:0',
+            interface: Interface.TCP,
+            tcp: { osUser: '', clientHostname: '', clientName: ctx.clientName, clientVersionMajor: 0, clientVersionMinor: 1, clientTcpProtocolVersion: ctx.revision, clientVersionPatch: 0 },
+            quotaKey: '',
+          },
+          settings: ctx.settings,
+          stage: Stage.Complete,
+          compression: false,
+          query: 'SELECT 1',
+          parameters: [],
+        },
+        ctx.revision,
+      );
+      w.raw(emptyDataPacket(ctx.revision));
+    } catch (e) {
+      // e.g. a setting the legacy binary format cannot carry (UnknownSettingError, 115).
+      return Failure.fromError(e);
+    }
+    const reply = await this.exchange(lease, [w.toBuffer()], ServerCode.EndOfStream);
+    return reply instanceof Failure ? reply : null;
+  }
+
+  /** Sends one request and returns the bytes of the reply packet with `code` (or the Exception). */
+  async forwardOne(lease: () => Promise<Lease>, request: readonly Buffer[], code: number): Promise<Buffer[]> {
+    const reply = await this.exchange(lease, request, code);
+    return reply instanceof Failure ? reply.packet : reply;
+  }
+
+  private async exchange(lease: () => Promise<Lease>, request: readonly Buffer[], until: number): Promise<Buffer[] | Failure> {
+    let l: Lease;
+    try {
+      l = await lease();
+    } catch (e) {
+      return Failure.fromError(e);
+    }
+    const { conn, pool } = l;
+    return new Promise((resolve) => {
+      let reply: Buffer[] | null = null;
+      const finish = (result: Buffer[] | Failure, reusable: boolean) => {
+        conn.onPacket = null;
+        conn.onFailure = null;
+        pool.release(conn, reusable);
+        resolve(result);
+      };
+      conn.onFailure = (err) => finish(Failure.fromError(err), false);
+      conn.onPacket = (p: FramedPacket) => {
+        if (p.code === ServerCode.Exception) {
+          const code = (p.packet as ServerException).exceptions[0]?.code ?? 0;
+          return finish(new Failure(p.chunks, code, 'backend'), true);
+        }
+        if (p.code === until && until !== ServerCode.EndOfStream) return finish(p.chunks, true);
+        if (p.code === until) return finish(reply ?? [], true);
+        if (p.code === ServerCode.EndOfStream) return finish(reply ?? [], true);
+      };
+      conn.beginQuery(false);
+      conn.write(request);
+    });
+  }
+}

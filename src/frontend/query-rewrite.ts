@@ -1,0 +1,19 @@
+import { ClientQuery, encodeClientPacket, Setting, Writer } from '../protocol';
+
+/**
+ * The settings a forwarded Query carries: the session's recorded SETs first, then the query's
+ * own, which win (architecture.md "Sessions on pooled connections").
+ */
+export function mergeSettings(session: ReadonlyMap<string, string>, own: readonly Setting[]): Setting[] {
+  const ownNames = new Set(own.map((s) => s.name));
+  const merged: Setting[] = [];
+  for (const [name, value] of session) if (!ownNames.has(name)) merged.push({ name, value, flags: 0 });
+  return merged.concat(own);
+}
+
+/** Re-encodes a client's Query with other settings (the only packet the proxy rewrites). */
+export function rewriteQuery(q: ClientQuery, settings: Setting[], revision: number): Buffer {
+  const w = new Writer(256 + q.query.length * 3);
+  encodeClientPacket(w, { ...q, settings }, revision);
+  return w.toBuffer();
+}

@@ -1,0 +1,163 @@
+import type { BackendConnection, ProxyError } from '../pool';
+import { ServerCode, type FramedPacket } from '../protocol';
+import type { ClientSink } from './client-sink';
+
+export interface QueryRunOptions {
+  /** The statement is an INSERT whose data the client sends after the server's header block. */
+  insertExpectsData: boolean;
+  /** 'buffer': read the whole result (up to bufferMaxBytes) before sending it, to free the backend early. */
+  resultBuffering: 'stream' | 'buffer';
+  bufferMaxBytes: number;
+  drainTimeoutMs: number;
+}
+
+export interface QueryRunHooks {
+  /** The server sent the INSERT header: the client now sends data blocks until an empty one. */
+  onClientDataPhase(): void;
+  /** Whether the client still owes the end of a data phase (an empty Data block). */
+  clientDataOpen(): boolean;
+  /** The query ended (EndOfStream, Exception, or failure); reusable says whether the backend may be reused. */
+  onDone(result: { reusable: boolean; error?: { origin: 'backend' | 'proxy'; code: number } }): void;
+}
+
+/**
+ * One query on one backend connection: the client's packets go up unchanged, the server's
+ * packets come back unchanged, with backpressure both ways (architecture.md "Streaming and
+ * memory"). The connection is given back only idle and in sync: after EndOfStream or Exception,
+ * and only if the client is not in the middle of a data phase (the server would still be
+ * skipping its data, TCPHandler::skipData).
+ */
+export class QueryRun {
+  private done = false;
+  private cancelled = false;
+  private headerSeen = false;
+  private buffered: FramedPacket[] | null;
+  private bufferedBytes = 0;
+
+  constructor(
+    readonly conn: BackendConnection,
+    private readonly client: ClientSink,
+    private readonly opts: QueryRunOptions,
+    private readonly hooks: QueryRunHooks,
+  ) {
+    this.buffered = opts.resultBuffering === 'buffer' ? [] : null;
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Send the Query (and whatever the client sent after it) and start relaying. */
+  start(compression: boolean, queryBytes: readonly Buffer[]): void {
+    const conn = this.conn;
+    conn.beginQuery(compression);
+    conn.onPacket = (p) => this.onServerPacket(p);
+    conn.onFailure = (err) => this.onBackendFailure(err);
+    conn.write(queryBytes);
+  }
+
+  /** A client packet of this query (external tables, INSERT data, a Ping during INSERT). */
+  forward(p: FramedPacket): void {
+    if (this.done) return;
+    if (!this.conn.write(p.chunks)) this.client.pauseUntil((resume) => this.conn.whenWritable(resume));
+  }
+
+  /** The client's Cancel: forwarded at once; the relay goes on until EndOfStream (native-protocol.md §9.3). */
+  cancel(): void {
+    if (this.done || this.cancelled) return;
+    this.cancelled = true;
+    this.conn.sendCancel();
+  }
+
+  /**
+   * The client went away mid-query: cancel, then drain the backend to EndOfStream within the
+   * drain timeout, or drop it (a cancelled query can still send megabytes, [captured] py_cancel).
+   */
+  abandon(): void {
+    if (this.done) return;
+    this.done = true;
+    const conn = this.conn;
+    conn.onPacket = null;
+    conn.onFailure = null;
+    conn.resume();
+    if (!this.cancelled) conn.sendCancel();
+    conn.drain(this.opts.drainTimeoutMs).then(
+      (inSync) => this.hooks.onDone({ reusable: inSync && !conn.broken && !this.hooks.clientDataOpen() }),
+      () => this.hooks.onDone({ reusable: false }),
+    );
+  }
+
+  private onServerPacket(p: FramedPacket): void {
+    if (this.done) return;
+    if (p.code === ServerCode.Data && this.opts.insertExpectsData && !this.headerSeen) {
+      this.headerSeen = true;
+      this.hooks.onClientDataPhase();
+    }
+    const last = p.code === ServerCode.EndOfStream || p.code === ServerCode.Exception;
+    if (this.buffered) {
+      const size = p.end - p.start;
+      if (this.bufferedBytes + size <= this.opts.bufferMaxBytes && !(p.code === ServerCode.Data && this.opts.insertExpectsData)) {
+        this.buffered.push(p);
+        this.bufferedBytes += size;
+        if (!last) return;
+      } else {
+        // Over the cap (or an INSERT that needs the header now): stream from here on.
+        this.flushBuffered();
+        this.buffered = null;
+      }
+    }
+    if (last) {
+      this.finish(p);
+      return;
+    }
+    this.send(p.chunks);
+  }
+
+  private flushBuffered(): void {
+    if (!this.buffered) return;
+    for (const b of this.buffered) this.send(b.chunks);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+  }
+
+  private send(chunks: readonly Buffer[]): void {
+    if (!this.client.write(chunks)) {
+      this.conn.pause();
+      this.client.onDrain(() => this.conn.resume());
+    }
+  }
+
+  private finish(last: FramedPacket): void {
+    this.done = true;
+    const conn = this.conn;
+    conn.onPacket = null;
+    conn.onFailure = null;
+    const reusable = !conn.broken && !this.hooks.clientDataOpen();
+    const error =
+      last.code === ServerCode.Exception
+        ? { origin: 'backend' as const, code: (last.packet as { exceptions: { code: number }[] }).exceptions[0]?.code ?? 0 }
+        : undefined;
+    if (this.buffered) {
+      // Free the backend first, then replay the buffered result to the client.
+      const packets = [...this.buffered, last];
+      this.buffered = null;
+      this.hooks.onDone({ reusable, error });
+      for (const p of packets) this.client.write(p.chunks);
+      return;
+    }
+    this.send(last.chunks);
+    this.hooks.onDone({ reusable, error });
+  }
+
+  private onBackendFailure(err: ProxyError): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn.onPacket = null;
+    this.conn.onFailure = null;
+    this.flushBuffered();
+    this.buffered = null;
+    // Packets are forwarded whole, so the client's stream is at a packet boundary: an Exception fits.
+    this.client.sendError(err);
+    this.hooks.onDone({ reusable: false, error: { origin: 'proxy', code: err.chCode } });
+  }
+}

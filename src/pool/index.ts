@@ -1,0 +1,28 @@
+/** Backend connections and pools: the client side of the native protocol. Other folders import only this file. */
+export {
+  ProxyError,
+  BackendUnavailableError,
+  PoolTimeoutError,
+  BackendHandshakeError,
+  BackendProtocolError,
+  BackendQueryError,
+  PoolChCode,
+} from './errors';
+export {
+  BackendConnection,
+  backendLabel,
+  GATEHOUSE_VERSION,
+  type BackendTarget,
+  type BackendIdentity,
+  type ServerInfo,
+  type BackendConnectOptions,
+} from './backend-connection';
+export { Pool, poolKeyString, type PoolKey, type PoolOptions, type PoolStats, type PoolEvents } from './pool';
+export {
+  PoolManager,
+  maxSizeForCores,
+  parseMaxThreads,
+  FALLBACK_CORES,
+  type PoolManagerOptions,
+} from './pool-manager';
+export { runQuery, encodeSimpleQuery, decodeFramedBlock, type QueryResult } from './backend-query';
