@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type FlagValues } from '../src/config';
 import { describeCluster, describeClusterJson, startSandboxCluster, type ClickHouseLogLevel } from '../src/sandbox';
 import { serve } from '../src/serve';
+import { startDemo } from '../src/demo';
 
 const LOG_LEVELS: readonly ClickHouseLogLevel[] = ['none', 'fatal', 'error', 'warning', 'information', 'debug', 'trace'];
 
@@ -102,42 +103,10 @@ async function serveCommand(flags: FlagValues): Promise<void> {
 
 async function demoCommand(opts: { port: string }): Promise<void> {
   const signal = untilSignal();
-  const cluster = await startSandboxCluster({ readers: 2 });
-  const { reader, writer } = cluster.users;
-  const cfg = loadConfig({
-    flags: {
-      listen: `127.0.0.1:${opts.port}`,
-      writer: `127.0.0.1:${cluster.writer.tcpPort}`,
-      reader: cluster.readers.map((r) => `127.0.0.1:${r.tcpPort}`),
-      user: ['demo:demo', 'viewer:viewer'],
-      readUser: `${reader.name}:${reader.password}`,
-      writeUser: `${writer.name}:${writer.password}`,
-    },
-  });
-  let running;
-  try {
-    running = await serve(cfg);
-  } catch (e) {
-    await cluster.stop();
-    throw e;
-  }
-  const port = running.proxy.port;
-  process.stdout.write(
-    [
-      '',
-      `${describeCluster(cluster)}`,
-      '',
-      `Gatehouse is in front of it on 127.0.0.1:${port} (reads go to the readers as ${reader.name}, writes to the writer as ${writer.name}).`,
-      'Connect with:',
-      `  clickhouse-client --port ${port} --user demo --password demo`,
-      `  clickhouse-client --port ${port} --user demo --password demo -q "SELECT name FROM gatehouse_meta.node"   # which node answered`,
-      'Ctrl+C stops everything.',
-      '',
-    ].join('\n'),
-  );
+  const demo = await startDemo(Number(opts.port));
+  process.stdout.write(demo.banner);
   await signal.received;
-  await running.close();
-  await cluster.stop();
+  await demo.stop();
   signal.dispose();
 }
 

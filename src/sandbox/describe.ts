@@ -31,7 +31,7 @@ export function describeCluster(c: SandboxCluster): string {
     'Users on every node:',
     '  default     no password, full access',
     `  ${writer.name.padEnd(11)} --user ${writer.name} --password ${writer.password}   read and write`,
-    `  ${reader.name.padEnd(11)} --user ${reader.name} --password ${reader.password}   readonly=1 (reads only)`,
+    `  ${reader.name.padEnd(11)} --user ${reader.name} --password ${reader.password}   readonly=2 (reads only; settings allowed)`,
     '',
     'Which node answered:',
     `  clickhouse-client --port ${c.readers[0]?.tcpPort ?? c.writer.tcpPort} --user ${reader.name} ` +
