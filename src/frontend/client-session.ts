@@ -111,7 +111,7 @@ export class ClientSession {
       // A malformed client packet closes this client only (issue 3, architecture.md "Errors").
       this.deps.log('info', 'closing client after a protocol error', { error: (e as Error).message });
       this.sink.fail(e instanceof ProtocolError ? e : replyError(ProxyErrorCode.UNEXPECTED_PACKET_FROM_CLIENT, String(e)));
-      this.close();
+      this.close(true);
       return;
     }
     for (const p of packets) {
@@ -142,7 +142,7 @@ export class ClientSession {
     } catch (e) {
       this.deps.log('warn', 'session failed', { error: (e as Error).message });
       this.sink.fail(e);
-      this.close();
+      this.close(true);
     } finally {
       this.pumping = false;
     }
@@ -185,7 +185,7 @@ export class ClientSession {
 
   private protocolViolation(what: string): void {
     this.sink.fail(replyError(ProxyErrorCode.UNEXPECTED_PACKET_FROM_CLIENT, `unexpected packet from client: ${what}`));
-    this.close();
+    this.close(true);
   }
 
   private writePacket(packet: Parameters<typeof encodeServerPacket>[1]): void {
@@ -263,7 +263,7 @@ export class ClientSession {
       this.sink.write(err.packet);
       this.socket.end();
     } else this.sink.fail(err);
-    this.close();
+    this.close(true);
   }
 
   private identityFor(route: Route): BackendIdentity {
@@ -290,6 +290,8 @@ export class ClientSession {
   // ---- queries ---------------------------------------------------------------------------
 
   private onClientData(p: FramedPacket): void {
+    // A Data packet outside any query is a protocol error; inside one, the server decides.
+    if (!this.clientDataOpen && !this.run) return this.protocolViolation('Data outside a query');
     const block = p.block!;
     const tableName = (p.packet as { tableName: string }).tableName;
     if (tableName === '' && block.rows === 0 && block.columns.length === 0) this.clientDataOpen = false;
@@ -402,7 +404,7 @@ export class ClientSession {
     // The session's server-side state (temporary tables, roles) is gone: end the session
     // rather than let later queries run without it.
     this.sink.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'the backend connection holding this session\'s state was lost'));
-    this.close();
+    this.close(true);
   }
 
   private releasePinned(): void {
@@ -463,7 +465,11 @@ export class ClientSession {
 
   // ---- end -------------------------------------------------------------------------------
 
-  close(): void {
+  /**
+   * Ends the session. `graceful`: an Exception was just written and the socket ended; let it
+   * flush (destroy only if the client does not close within a few seconds).
+   */
+  close(graceful = false): void {
     if (this.closed) return;
     this.closed = true;
     const run = this.run;
@@ -472,7 +478,8 @@ export class ClientSession {
     if (run && !run.finished) run.abandon();
     else this.releasePinned();
     this.inbox = [];
-    if (!this.socket.destroyed) this.socket.destroy();
+    if (graceful) setTimeout(() => this.socket.destroy(), 5_000).unref();
+    else if (!this.socket.destroyed) this.socket.destroy();
     this.deps.events.clientClosed();
   }
 }

@@ -214,6 +214,11 @@ export class Framer {
     }
     const codePos = r.pos;
     const code = r.varUInt();
+    if (st.clientRevision === 0 && code !== ClientCode.Hello) {
+      // The first packet of a connection is the Hello (TCPHandler::receiveHello); anything else
+      // (an HTTP request on the native port, random bytes) is not the native protocol.
+      throw new MalformedError(`expected a client Hello, got packet code ${code}`);
+    }
     if (code !== ClientCode.Hello && st.revision === 0) {
       // The client may not send anything else before the server's Hello (§2); wait for it.
       this.blockedOnState = true;

@@ -63,6 +63,10 @@ export function decodeServerHello(r: Reader, rev: number): ServerHello {
     versionMinor: r.varUInt(),
     revision: r.varUInt(),
   };
+  // The server writes each field by the client's revision, and knows no field above its own:
+  // both sides gate on min(client, server) (Connection::receiveHello reads the revision first,
+  // then compares with it), so a client above the server reads only the server's fields.
+  rev = Math.min(rev, h.revision);
   if (rev >= REV_VERSIONED_PARALLEL_REPLICAS_PROTOCOL) h.parallelReplicasProtocolVersion = r.varUInt();
   if (rev >= Rev.ServerTimezone) h.timezone = readHelloString(r);
   if (rev >= Rev.ServerDisplayName) h.displayName = readHelloString(r);
@@ -87,6 +91,7 @@ export function decodeServerHello(r: Reader, rev: number): ServerHello {
 /** Encodes the body (after the packet code); missing gated fields are written as their defaults. */
 export function encodeServerHello(w: Writer, h: ServerHello, rev: number): void {
   w.string(h.serverName).varUInt(h.versionMajor).varUInt(h.versionMinor).varUInt(h.revision);
+  rev = Math.min(rev, h.revision);
   if (rev >= REV_VERSIONED_PARALLEL_REPLICAS_PROTOCOL) w.varUInt(h.parallelReplicasProtocolVersion ?? 0);
   if (rev >= Rev.ServerTimezone) w.string(h.timezone ?? '');
   if (rev >= Rev.ServerDisplayName) w.string(h.displayName ?? '');

@@ -175,7 +175,7 @@ export function serverPackets(rev: number): fc.Arbitrary<ServerPacket>[] {
         serverName: str,
         versionMajor: nat,
         versionMinor: nat,
-        revision: nat,
+        revision: fc.integer({ min: rev, max: 2 ** 31 }), // gates are min(client, server revision)
         parallelReplicasProtocolVersion: opt(rev >= 54471, nat),
         timezone: opt(rev >= 54058, str),
         displayName: opt(rev >= 54372, str),

@@ -295,3 +295,19 @@ describe('legacy-settings.ts', () => {
     expect(LEGACY_SETTING_KINDS.get('load_balancing')).toBe('string');
   });
 });
+
+describe('server Hello between peers of different revisions', () => {
+  it('a client above the server reads only the fields of the server revision (min of the two)', () => {
+    const { Writer: W } = require('../../../../src/protocol/io/writer');
+    const { Reader: R } = require('../../../../src/protocol/io/reader');
+    const { encodeServerPacket: enc, decodeServerPacket: dec } = require('../../../../src/protocol/packets');
+    const w = new W();
+    const hello = { code: 0, serverName: 'ClickHouse', versionMajor: 18, versionMinor: 16, revision: 54412, timezone: 'Etc/UTC', displayName: 'vm', versionPatch: 1 };
+    // The 18.16 server writes for a 54492 client exactly what it writes for itself ([captured] 29 bytes).
+    enc(w, hello, 54492);
+    expect(w.length).toBe(29);
+    const r = new R(w.toBuffer());
+    expect(dec(r, 54492)).toEqual(hello);
+    expect(r.pos).toBe(29);
+  });
+});
