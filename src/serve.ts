@@ -21,6 +21,15 @@ function target(name: string, hostPort: string) {
   return { name, host: hp.host, port: hp.port };
 }
 
+/** Discard reasons as a small label set (free text would make unbounded label values). */
+function discardReason(reason: string): string {
+  const known: [string, string][] = [
+    ['not reusable', 'not_reusable'], ['broken', 'broken'], ['mid-query', 'mid_query'], ['closed', 'closed'],
+    ['shrunk', 'shrunk'], ['ping', 'ping_failed'], ['idle timeout', 'idle_timeout'],
+  ];
+  return known.find(([k]) => reason.includes(k))?.[1] ?? 'other';
+}
+
 export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cfg.log_level })): Promise<Running> {
   const metrics = new Metrics();
   const listen = parseHostPort(cfg.listen, true);
@@ -70,6 +79,13 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
   proxy.listener.onConnection = () => {
     metrics.clientConnections.inc();
     metrics.clientConnectionsTotal.inc();
+  };
+  proxy.pools.onPoolCreated = (pool) => {
+    const backend = pool.key.target.name;
+    pool.on('connect', () => metrics.countConnect(backend, 'ok'));
+    pool.on('connect_error', () => metrics.countConnect(backend, 'error'));
+    pool.on('discard', (_conn, reason) => metrics.poolDiscardsTotal.inc({ backend, reason: discardReason(reason) }));
+    pool.on('timeout', () => metrics.poolWaitTimeoutsTotal.inc({ backend }));
   };
   metrics.addPoolSource(() =>
     proxy.pools.allPools().map((p) => {

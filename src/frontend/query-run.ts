@@ -33,6 +33,7 @@ export class QueryRun {
   private headerSeen = false;
   private buffered: FramedPacket[] | null;
   private bufferedBytes = 0;
+  private waitingForDrain = false;
 
   constructor(
     readonly conn: BackendConnection,
@@ -79,7 +80,7 @@ export class QueryRun {
     const conn = this.conn;
     conn.onPacket = null;
     conn.onFailure = null;
-    conn.resume();
+    // No resume() here: packets held back by a pause must go to drain(), which resumes itself.
     if (!this.cancelled) conn.sendCancel();
     conn.drain(this.opts.drainTimeoutMs).then(
       (inSync) => this.hooks.onDone({ reusable: inSync && !conn.broken && !this.hooks.clientDataOpen() }),
@@ -121,9 +122,14 @@ export class QueryRun {
   }
 
   private send(chunks: readonly Buffer[]): void {
-    if (!this.client.write(chunks)) {
+    if (!this.client.write(chunks) && !this.waitingForDrain) {
+      // One wait per stall, however many packets are written before the drain.
+      this.waitingForDrain = true;
       this.conn.pause();
-      this.client.onDrain(() => this.conn.resume());
+      this.client.onDrain(() => {
+        this.waitingForDrain = false;
+        if (!this.done) this.conn.resume();
+      });
     }
   }
 

@@ -43,6 +43,8 @@ export class PoolManager {
   private readonly cores = new Map<string, number>();
   private readonly coresInflight = new Map<string, Promise<number>>();
   private closed = false;
+  /** Called for every pool created (metrics subscribe to its events here). */
+  onPoolCreated: ((pool: Pool) => void) | null = null;
 
   constructor(opts: PoolManagerOptions) {
     this.opts = opts;
@@ -67,6 +69,7 @@ export class PoolManager {
         if (!this.closed) pool.setMaxSize(n);
       });
     }
+    this.onPoolCreated?.(pool);
     pool.warm();
     return pool;
   }
