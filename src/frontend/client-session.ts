@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { BackendConnection, BackendIdentity, Pool, PoolManager, ServerInfo } from '../pool';
+import type { BackendConnection, BackendIdentity, BackendTarget, Pool, PoolManager, ServerInfo } from '../pool';
 import {
   ClientCode,
   ClientHello,
@@ -89,6 +89,7 @@ export class ClientSession {
   /** After a Query the client sends Data packets until an empty block; an INSERT opens a second phase. */
   private clientDataOpen = false;
   private readonly internal: InternalQueries;
+  private readonly pools = new Map<string, Pool>();
 
   constructor(
     readonly socket: Socket,
@@ -212,28 +213,30 @@ export class ClientSession {
     }
     this.clientIdentity = { user: hello.user || 'default', password: hello.password };
     this.database = hello.database;
-    try {
-      // Present the backend class's name, version and time zone (issue 3, native-protocol.md §13.3).
-      this.serverInfo = await this.deps.pools.serverInfo(config.backends.writer, this.identityFor('writer'));
-    } catch (e) {
-      return this.failHandshake(e);
+    // Present the backend class's name, version and time zone (issue 3, native-protocol.md §13.3):
+    // the writer's, or a reader's while the writer has never been reachable.
+    const candidates: [BackendTarget, Route][] = [[config.backends.writer, 'writer'], ...config.backends.readers.map((r): [BackendTarget, Route] => [r, 'reader'])];
+    let lastError: unknown = null;
+    for (const [target, route] of candidates) {
+      try {
+        this.serverInfo = await this.deps.pools.serverInfo(target, this.identityFor(route));
+        break;
+      } catch (e) {
+        lastError = e;
+        // A refused login (pass-through with a wrong password) is final; only unreachable backends fall back.
+        if ((e as { exception?: unknown }).exception) break;
+      }
     }
+    if (!this.serverInfo) return this.failHandshake(lastError);
     const advertised = Math.min(PROXY_MAX_REVISION, this.serverInfo.revision);
     this.revision = negotiate(hello.revision, advertised);
-    if (this.database) {
-      // Fail the login as ClickHouse does when the default database does not exist; in
-      // pass-through mode this also checks the client's password on a backend.
-      const failure = await this.internal.check(this.lease(identitiesSet ? 'reader' : 'writer', this.database), this.queryContext());
+    if (this.database || !identitiesSet) {
+      // A backend connection opened in the Hello's database proves that it exists (the server
+      // refuses the handshake otherwise, code 81) and, in pass-through mode, the client's
+      // password (pools are keyed by user and a hash of the password). An idle pooled one
+      // proved it when it was opened.
+      const failure = await this.internal.touch(this.lease(identitiesSet ? 'reader' : 'writer', this.database));
       if (failure) return this.failHandshake(failure);
-    } else if (!identitiesSet) {
-      // Pass-through: a connection opened with the client's credentials proves them (pools
-      // are keyed by user and a hash of the password).
-      try {
-        const lease = await this.lease('writer')();
-        lease.pool.release(lease.conn, true);
-      } catch (e) {
-        return this.failHandshake(e);
-      }
     }
     this.hello = hello;
     const info = this.serverInfo;
@@ -272,10 +275,21 @@ export class ClientSession {
 
   private lease(route: Route, database = this.database): () => Promise<Lease> {
     return async () => {
-      const target = this.deps.chooser.target(route);
-      const pool = this.deps.pools.pool({ target, identity: this.identityFor(route), database, revision: this.revision || this.serverInfo!.revision });
+      const pool = this.poolFor(route, database);
       return { conn: await pool.checkout(), pool, pinned: false };
     };
+  }
+
+  /** The pool for a route, remembered per session (the key is hashed once, not per query). */
+  private poolFor(route: Route, database: string): Pool {
+    const target = this.deps.chooser.target(route);
+    const k = `${route}\u0000${target.name}\u0000${database}`;
+    let pool = this.pools.get(k);
+    if (!pool || pool.isClosed) {
+      pool = this.deps.pools.pool({ target, identity: this.identityFor(route), database, revision: this.revision || this.serverInfo!.revision });
+      this.pools.set(k, pool);
+    }
+    return pool;
   }
 
   private queryContext() {
@@ -305,17 +319,19 @@ export class ClientSession {
     const cls = classify(q.query);
     const { config } = this.deps;
 
+    if (this.user?.readonly && !readOnlyAllowed(cls)) {
+      // Checked before anything else, pinning included: a read-only proxy user runs reads,
+      // USE and SET only (temporary tables are writes too).
+      this.localReply('local', cls, replyError(ProxyErrorCode.READONLY,
+        `user ${this.user.name} is read-only: cannot execute ${cls.statement || 'this statement'}`));
+      return;
+    }
     if (this.pinned || config.poolMode === 'session' || cls.pins) {
       if (cls.session?.type === 'set') this.recordSettings(cls);
       return this.runOnPinned(p, q, cls);
     }
     if (cls.session?.type === 'use') return this.useDatabase(cls.session.database);
     if (cls.session?.type === 'set') return this.setSettings(cls);
-    if (this.user?.readonly && !(cls.kind === 'read')) {
-      this.localReply('local', cls, replyError(ProxyErrorCode.READONLY,
-        `user ${this.user.name} is read-only: cannot execute ${cls.statement || 'this statement'}`));
-      return;
-    }
     const route: Route = cls.kind === 'read' ? 'reader' : 'writer';
     let lease: Lease;
     this.deps.events.query(route, cls.kind);
@@ -363,10 +379,10 @@ export class ClientSession {
           this.clientDataOpen = true;
         },
         clientDataOpen: () => this.clientDataOpen,
-        onDone: ({ reusable, error }) => {
+        onDone: ({ reusable, verify, error }) => {
           if (this.run === run) this.run = null;
           this.deps.events.queryDone(route, seconds(started), error);
-          if (!lease.pinned) lease.pool.release(lease.conn, reusable);
+          if (!lease.pinned) lease.pool.release(lease.conn, reusable, verify);
           else if (this.closed) this.releasePinned();
           else if (!reusable) this.losePinned();
           if (!this.closed) void this.pump();
@@ -432,7 +448,7 @@ export class ClientSession {
   /** USE db: answered by the proxy after checking on a backend that the database exists. */
   private async useDatabase(database: string): Promise<void> {
     const cls = { kind: 'session', statement: 'USE' } as Classification;
-    const err = await this.internal.check(this.lease('reader', database), this.queryContext());
+    const err = await this.internal.touch(this.lease('reader', database));
     if (!err) this.database = database;
     this.localReply('local', cls, err ?? undefined);
   }
@@ -482,6 +498,12 @@ export class ClientSession {
     else if (!this.socket.destroyed) this.socket.destroy();
     this.deps.events.clientClosed();
   }
+}
+
+/** What a read-only proxy user may run: reads, and USE/SET that need no pinned connection. */
+function readOnlyAllowed(cls: Classification): boolean {
+  if (cls.pins) return false;
+  return cls.kind === 'read' || cls.session?.type === 'use' || cls.session?.type === 'set';
 }
 
 function seconds(started: bigint): number {

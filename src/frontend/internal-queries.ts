@@ -63,6 +63,17 @@ function emptyDataPacket(rev: number): Buffer {
  * request/response exchanges (TablesStatusRequest).
  */
 export class InternalQueries {
+  /** Borrows and returns a connection: proves the pool key (database, credentials) works. */
+  async touch(lease: () => Promise<Lease>): Promise<Failure | null> {
+    try {
+      const l = await lease();
+      l.pool.release(l.conn, true);
+      return null;
+    } catch (e) {
+      return Failure.fromError(e);
+    }
+  }
+
   /** Runs `SELECT 1` with the context's settings; null when it succeeds, else the Failure to report. */
   async check(lease: () => Promise<Lease>, ctx: InternalQueryContext): Promise<Failure | null> {
     const w = new Writer(256);
@@ -114,23 +125,25 @@ export class InternalQueries {
     const { conn, pool } = l;
     return new Promise((resolve) => {
       let reply: Buffer[] | null = null;
-      const finish = (result: Buffer[] | Failure, reusable: boolean) => {
+      const finish = (result: Buffer[] | Failure, reusable: boolean, verify = false) => {
         conn.onPacket = null;
         conn.onFailure = null;
-        pool.release(conn, reusable);
+        pool.release(conn, reusable, verify);
         resolve(result);
       };
       conn.onFailure = (err) => finish(Failure.fromError(err), false);
       conn.onPacket = (p: FramedPacket) => {
         if (p.code === ServerCode.Exception) {
           const code = (p.packet as ServerException).exceptions[0]?.code ?? 0;
-          return finish(new Failure(p.chunks, code, 'backend'), true);
+          // Reused only after a Ping proves it (see QueryRun.finish).
+          return finish(new Failure(p.chunks, code, 'backend'), true, true);
         }
         if (p.code === until && until !== ServerCode.EndOfStream) return finish(p.chunks, true);
         if (p.code === until) return finish(reply ?? [], true);
         if (p.code === ServerCode.EndOfStream) return finish(reply ?? [], true);
       };
       conn.beginQuery(false);
+      if (conn.broken) return finish(Failure.fromError(conn.error ?? new Error('backend connection lost')), false);
       conn.write(request);
     });
   }

@@ -1,4 +1,4 @@
-import type { BackendConnection, ProxyError } from '../pool';
+import { BackendUnavailableError, type BackendConnection, type ProxyError } from '../pool';
 import { ServerCode, type FramedPacket } from '../protocol';
 import type { ClientSink } from './client-sink';
 
@@ -17,7 +17,7 @@ export interface QueryRunHooks {
   /** Whether the client still owes the end of a data phase (an empty Data block). */
   clientDataOpen(): boolean;
   /** The query ended (EndOfStream, Exception, or failure); reusable says whether the backend may be reused. */
-  onDone(result: { reusable: boolean; error?: { origin: 'backend' | 'proxy'; code: number } }): void;
+  onDone(result: { reusable: boolean; verify?: boolean; error?: { origin: 'backend' | 'proxy'; code: number } }): void;
 }
 
 /**
@@ -54,6 +54,11 @@ export class QueryRun {
     conn.beginQuery(compression);
     conn.onPacket = (p) => this.onServerPacket(p);
     conn.onFailure = (err) => this.onBackendFailure(err);
+    if (conn.broken) {
+      // It failed between the checkout and now, with nobody listening.
+      this.onBackendFailure(conn.error ?? new BackendUnavailableError('Gatehouse: backend connection lost before the query was sent'));
+      return;
+    }
     conn.write(queryBytes);
   }
 
@@ -143,16 +148,19 @@ export class QueryRun {
       last.code === ServerCode.Exception
         ? { origin: 'backend' as const, code: (last.packet as { exceptions: { code: number }[] }).exceptions[0]?.code ?? 0 }
         : undefined;
+    // After an Exception the server may close the connection or misread what follows
+    // (18.16 after a syntax error): the pool pings it before lending it again.
+    const verify = error !== undefined;
     if (this.buffered) {
       // Free the backend first, then replay the buffered result to the client.
       const packets = [...this.buffered, last];
       this.buffered = null;
-      this.hooks.onDone({ reusable, error });
+      this.hooks.onDone({ reusable, verify, error });
       for (const p of packets) this.client.write(p.chunks);
       return;
     }
     this.send(last.chunks);
-    this.hooks.onDone({ reusable, error });
+    this.hooks.onDone({ reusable, verify, error });
   }
 
   private onBackendFailure(err: ProxyError): void {

@@ -168,14 +168,24 @@ export class BackendConnection {
    */
   write(data: Buffer | readonly Buffer[]): boolean {
     if (this.mode === 'closed') return true;
+    // Writes made in one tick leave together: a Query and the empty Data block that follows
+    // it are one segment, one wake-up of the server.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncorkSocket);
+    }
     if (Buffer.isBuffer(data)) return this.socket.write(data);
-    if (data.length === 1) return this.socket.write(data[0]);
     let ok = true;
-    this.socket.cork();
     for (const b of data) ok = this.socket.write(b);
-    this.socket.uncork();
     return ok;
   }
+
+  private corked = false;
+  private readonly uncorkSocket = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /**
    * Calls `fn` once the socket can take more bytes (after write() returned false), or soon if it

@@ -46,8 +46,25 @@ export class PoolManager {
   /** Called for every pool created (metrics subscribe to its events here). */
   onPoolCreated: ((pool: Pool) => void) | null = null;
 
+  private readonly sweeper: NodeJS.Timeout;
+
   constructor(opts: PoolManagerOptions) {
     this.opts = opts;
+    // Pools nobody used for idle_timeout_ms are closed: keys come from clients (databases,
+    // pass-through users and passwords), so they must not accumulate.
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(opts.idleTimeoutMs, 60_000) / 2));
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, pool] of this.pools) {
+      const s = pool.stats();
+      if (s.busy === 0 && s.waiting === 0 && s.connecting === 0 && now - pool.lastUsedAt > this.opts.idleTimeoutMs) {
+        this.pools.delete(k);
+        void pool.close();
+      }
+    }
   }
 
   /** The pool of `key`, created (and warmed) on first use. */
@@ -61,9 +78,10 @@ export class PoolManager {
     const maxSize = this.opts.maxSize ?? maxSizeForCores(known ?? FALLBACK_CORES);
     const pool = new Pool(key, { ...this.opts, maxSize });
     this.pools.set(ks, pool);
-    // A fresh handshake refreshes the presented ServerInfo; a failed one forgets it.
+    // A fresh handshake refreshes the presented ServerInfo.
     pool.on('connect', (conn) => this.infos.set(tk, conn.serverInfo));
-    pool.on('connect_error', () => this.infos.delete(tk));
+    // A failed connect keeps the last known ServerInfo: clients can still log in (and read from
+    // the readers) while the writer is down.
     if (this.opts.maxSize === null && known === undefined) {
       void this.defaultMaxSize(key.target, key.identity).then((n) => {
         if (!this.closed) pool.setMaxSize(n);
@@ -159,6 +177,7 @@ export class PoolManager {
   /** Close every pool (connections destroyed, waiters rejected). */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.sweeper);
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close()));

@@ -7,7 +7,7 @@ import {
   type BackendIdentity,
   type BackendTarget,
 } from './backend-connection';
-import { BackendUnavailableError, PoolTimeoutError, ProxyError } from './errors';
+import { BackendHandshakeError, BackendUnavailableError, PoolTimeoutError, ProxyError } from './errors';
 
 /**
  * One pool per key: forwarded bytes are valid only between legs of the same revision, and a
@@ -22,8 +22,20 @@ export interface PoolKey {
 }
 
 /** Stable text form of a key. The password is represented by a short SHA-256 prefix, never in clear. */
+/** Password hashes by identity object: an identity is hashed once, not on every query. */
+const passwordHashes = new WeakMap<BackendIdentity, string>();
+
+function passwordHash(identity: BackendIdentity): string {
+  let h = passwordHashes.get(identity);
+  if (h === undefined) {
+    h = createHash('sha256').update(identity.password, 'utf8').digest('hex').slice(0, 16);
+    passwordHashes.set(identity, h);
+  }
+  return h;
+}
+
 export function poolKeyString(k: PoolKey): string {
-  const pw = createHash('sha256').update(k.identity.password, 'utf8').digest('hex').slice(0, 16);
+  const pw = passwordHash(k.identity);
   return (
     `${encodeURIComponent(k.target.name)}=${k.target.host}:${k.target.port}` +
     `|${encodeURIComponent(k.identity.user)}#${pw}|db=${encodeURIComponent(k.database)}|rev=${k.revision}`
@@ -93,6 +105,13 @@ export class Pool extends EventEmitter<PoolEvents> {
   private connectingForWaiters = 0;
   private readonly waiters: Waiter[] = [];
   private closed = false;
+  /**
+   * The backend refused our handshake (wrong password, missing database): not transient, so
+   * warm() stops opening connections until a checkout's connect succeeds again.
+   */
+  private refused = false;
+  /** Last checkout, for PoolManager's sweep of unused pools. */
+  lastUsedAt = Date.now();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly reaper: NodeJS.Timeout;
   /** Counters, for stats and tests. */
@@ -117,6 +136,7 @@ export class Pool extends EventEmitter<PoolEvents> {
    */
   checkout(): Promise<BackendConnection> {
     if (this.closed) return Promise.reject(this.closedError());
+    this.lastUsedAt = Date.now();
     return new Promise((resolve, reject) => {
       const w: Waiter = {
         resolve,
@@ -141,7 +161,23 @@ export class Pool extends EventEmitter<PoolEvents> {
    * destroyed (and a waiter gets a new one). The caller releases as reusable only idle, in-sync
    * connections.
    */
-  release(conn: BackendConnection, reusable: boolean): void {
+  release(conn: BackendConnection, reusable: boolean, verify = false): void {
+    if (verify && reusable && !conn.broken && !conn.inQuery && !this.closed) {
+      // The connection's state after the last query is in doubt (it ended in an Exception:
+      // 18.16 closes the connection after some of them, e.g. a syntax error, when it reads the
+      // client's trailing empty Data block as a new packet). Ping it before anyone gets it.
+      if (!this.busy.has(conn)) return;
+      conn.onPacket = null;
+      conn.onFailure = null;
+      conn.resume();
+      this.counters.pings++;
+      const p = conn.ping(this.opts.drainTimeoutMs).then(
+        () => this.release(conn, true),
+        () => this.release(conn, false),
+      );
+      this.track(p);
+      return;
+    }
     if (!this.busy.delete(conn)) return; // not ours, or released twice
     conn.onPacket = null;
     conn.onFailure = null;
@@ -192,10 +228,14 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Open connections up to minIdle in the background; failures are counted and emitted, not thrown. */
   warm(): void {
-    if (this.closed) return;
+    if (this.closed || this.refused) return;
     const s = this.stats();
     const want = Math.min(this.opts.minIdle - s.idle - s.connecting, this.maxSize - s.size);
     for (let i = 0; i < want; i++) this.open(false);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Destroy every connection and reject every waiter; resolves once in-flight connects have settled. */
@@ -232,6 +272,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (this.closed) return;
     while (this.waiters.length > 0 && this.idle.length > 0) {
       const conn = this.idle.pop()!;
+      if (conn.broken) {
+        this.discard(conn, 'broken');
+        continue;
+      }
       const w = this.waiters.shift()!;
       if (Date.now() - conn.lastUsedAt > this.opts.idleCheckMs) {
         this.checkThenLend(conn, w);
@@ -294,6 +338,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         this.connecting--;
         if (forWaiter) this.connectingForWaiters--;
         this.counters.connects++;
+        this.refused = false;
         if (this.closed) return conn.destroy('closed: pool closed');
         conn.addCloseListener(() => this.onClosed(conn));
         this.emit('connect', conn);
@@ -305,6 +350,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         if (forWaiter) this.connectingForWaiters--;
         this.counters.connectErrors++;
         const e = err instanceof ProxyError ? err : new BackendUnavailableError(`Gatehouse: no connection to ${this.label}`, { cause: err });
+        if (e instanceof BackendHandshakeError) this.refused = true;
         if (this.closed) return;
         // A failed connect ends one request (the oldest not covered by another connect in flight);
         // the others keep waiting.
