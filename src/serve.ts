@@ -62,6 +62,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     resultBuffering: cfg.streaming.result_buffering,
     bufferMaxBytes: cfg.streaming.buffer_max_bytes,
     maxPendingClientBytes: cfg.streaming.max_pending_client_bytes,
+    verifyChecksums: cfg.streaming.verify_checksums,
     limits: withLimits(limitsFromConfig(cfg.limits ?? {})),
     events: {
       query: (route, kind) => {

@@ -72,6 +72,11 @@ const streamingSchema = z.strictObject({
   buffer_max_bytes: bytes(64 * 1024 * 1024),
   /** Client packets queued while the client waits for a backend connection. */
   max_pending_client_bytes: bytes(8 * 1024 * 1024),
+  /**
+   * Verify compressed-frame checksums of relayed streams in the proxy too. Off by default: the
+   * frames pass through unchanged and the client (or server) that reads them verifies them.
+   */
+  verify_checksums: z.boolean().default(false),
 });
 
 const limitValue = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

@@ -41,6 +41,8 @@ export interface SessionConfig {
   maxPendingClientBytes: number;
   drainTimeoutMs: number;
   limits: Limits;
+  /** Verify compressed-frame checksums of relayed client data (the backend verifies them anyway). */
+  verifyChecksums: boolean;
 }
 
 export interface SessionDeps {
@@ -95,7 +97,7 @@ export class ClientSession {
     readonly socket: Socket,
     private readonly deps: SessionDeps,
   ) {
-    this.framer = new Framer('client', this.state, deps.config.limits);
+    this.framer = new Framer('client', this.state, deps.config.limits, { verifyChecksums: deps.config.verifyChecksums });
     this.sink = new ClientSink(socket);
     this.internal = new InternalQueries();
     socket.setNoDelay(true);

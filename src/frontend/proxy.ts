@@ -16,6 +16,8 @@ export interface ProxyOptions {
   bufferMaxBytes: number;
   maxPendingClientBytes: number;
   limits?: Limits;
+  /** Verify compressed-frame checksums in the proxy (default false: the endpoints verify them). */
+  verifyChecksums?: boolean;
   events?: Partial<SessionEvents>;
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -33,7 +35,8 @@ const noop = () => undefined;
 /** Starts the native-protocol proxy: the listener, its sessions and the backend pools. */
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const pools = new PoolManager({ ...opts.pool, limits });
+  const verifyChecksums = opts.verifyChecksums ?? false;
+  const pools = new PoolManager({ ...opts.pool, limits, verifyChecksums });
   const events: SessionEvents = {
     query: opts.events?.query ?? noop,
     queryDone: opts.events?.queryDone ?? noop,
@@ -50,6 +53,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       maxPendingClientBytes: opts.maxPendingClientBytes,
       drainTimeoutMs: opts.pool.drainTimeoutMs,
       limits,
+      verifyChecksums,
     },
     pools,
     chooser: new TargetChooser(opts.backends),

@@ -95,7 +95,7 @@ export class BackendConnection {
     this.identity = opts.identity;
     this.database = opts.database;
     this.label = backendLabel(opts.target, opts.identity);
-    this.framer = new Framer('server', this.state, opts.limits ?? DEFAULT_LIMITS);
+    this.framer = new Framer('server', this.state, opts.limits ?? DEFAULT_LIMITS, { verifyChecksums: opts.verifyChecksums ?? true });
     // Before the server Hello, the framer gates the Hello's fields by the revision we announce.
     this.state.onClientHello(opts.revision);
     this.handshakeSettle = settle;

@@ -38,6 +38,8 @@ export interface BackendConnectOptions {
   /** Bound on TCP connect plus handshake. */
   connectTimeoutMs: number;
   limits?: Limits;
+  /** Verify compressed-frame checksums of what the backend sends (the client verifies them anyway). */
+  verifyChecksums?: boolean;
 }
 
 /** Version of Gatehouse sent in the Hello's major/minor fields (package.json 0.1.x). */

@@ -43,6 +43,8 @@ export function poolKeyString(k: PoolKey): string {
 }
 
 export interface PoolOptions {
+  /** Verify compressed-frame checksums on backend connections (default true). */
+  verifyChecksums?: boolean;
   /** Idle connections kept open (opened by warm() and kept by the idle reaper). */
   minIdle: number;
   maxSize: number;
@@ -333,6 +335,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       revision,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       limits: this.opts.limits,
+      verifyChecksums: this.opts.verifyChecksums,
     }).then(
       (conn) => {
         this.connecting--;

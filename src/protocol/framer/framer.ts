@@ -36,6 +36,16 @@ export interface FramedPacket {
   frames?: number;
 }
 
+export interface FramerOptions {
+  /**
+   * Verify the CityHash128 checksum of every compressed frame (default true). A relay that
+   * forwards frames unchanged may turn it off: the peer that consumes the frames verifies them
+   * (CompressedReadBufferBase), as it would behind an L4 proxy; the framer still decompresses
+   * (bounds-checked) to find where each block ends.
+   */
+  verifyChecksums?: boolean;
+}
+
 /** Packets whose body (after the table name) is a block (src/Core/Protocol.h). */
 const CLIENT_BLOCK_CODES: ReadonlySet<number> = new Set([ClientCode.Data, ClientCode.Scalar]);
 const SERVER_BLOCK_CODES: ReadonlySet<number> = new Set([
@@ -86,6 +96,7 @@ export class Framer {
   private failed: ProtocolError | null = null;
   /** Work counters: bytes copied to make parse input contiguous, and parse attempts of atomic packets. */
   readonly stats = { copiedBytes: 0, attempts: 0 };
+  private readonly decompressOptions: { verifyChecksum: boolean };
   /** Waiting for the other direction's Hello, not for bytes. */
   private blockedOnState = false;
 
@@ -93,7 +104,9 @@ export class Framer {
     readonly direction: Direction,
     readonly state: ConnectionState = new ConnectionState(),
     readonly limits: Limits = DEFAULT_LIMITS,
+    readonly options: FramerOptions = {},
   ) {
+    this.decompressOptions = { verifyChecksum: options.verifyChecksums !== false };
     this.reader = new Reader(this.buf, 0, 0, limits);
     this.input = { r: new Reader(this.buf, 0, 0, limits) };
   }
@@ -298,7 +311,7 @@ export class Framer {
         this.waitUntil = this.bufStart + this.pos + header.frameBytes;
         return null;
       }
-      const frame = decompressFrame(this.buf, this.pos, this.buf.length, this.limits);
+      const frame = decompressFrame(this.buf, this.pos, this.buf.length, this.limits, this.decompressOptions);
       if (frame === null) throw new MalformedError('compressed frame incomplete after its size was available');
       this.pos += frame.frameBytes;
       this.current!.frames!++;

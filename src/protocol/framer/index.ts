@@ -1,3 +1,3 @@
 export { ConnectionState } from './connection-state';
 export { Framer } from './framer';
-export type { Direction, FramedPacket } from './framer';
+export type { Direction, FramedPacket, FramerOptions } from './framer';

@@ -47,7 +47,7 @@ describe('defaults', () => {
         idle_timeout_ms: 300000,
         drain_timeout_ms: 5000,
       },
-      streaming: { result_buffering: 'stream', buffer_max_bytes: 67108864, max_pending_client_bytes: 8388608 },
+      streaming: { result_buffering: 'stream', buffer_max_bytes: 67108864, max_pending_client_bytes: 8388608, verify_checksums: false },
       limits: {},
       log_level: 'info',
     };
@@ -87,7 +87,7 @@ describe('a full file', () => {
         idle_timeout_ms: 60000,
         drain_timeout_ms: 250,
       },
-      streaming: { result_buffering: 'buffer', buffer_max_bytes: 1048576, max_pending_client_bytes: 65536 },
+      streaming: { result_buffering: 'buffer', buffer_max_bytes: 1048576, max_pending_client_bytes: 65536, verify_checksums: true },
       limits: { max_string_bytes: 1048576, max_columns: 1000 },
       log_level: 'debug',
     });
