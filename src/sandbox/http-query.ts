@@ -33,7 +33,8 @@ export function httpQuery(httpPort: number, sql: string, user?: Credentials, tim
   const qs = params.toString();
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port: httpPort, method: 'POST', path: qs ? `/?${qs}` : '/', timeout: timeoutMs },
+      // agent: false: no keep-alive (the server closes idle HTTP connections after 3 s; a reused one can hang up).
+      { host: '127.0.0.1', port: httpPort, method: 'POST', path: qs ? `/?${qs}` : '/', timeout: timeoutMs, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

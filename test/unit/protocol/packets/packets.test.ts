@@ -311,3 +311,18 @@ describe('server Hello between peers of different revisions', () => {
     expect(r.pos).toBe(29);
   });
 });
+
+describe('legacy binary settings: signed (SettingInt64) values are zig-zag VarInts', () => {
+  it('network_zstd_compression_level = 1 is written as 02, -1 as 01, and reads back', () => {
+    const { Writer: W } = require('../../../../src/protocol/io/writer');
+    const { Reader: R } = require('../../../../src/protocol/io/reader');
+    const { encodeLegacySettings, decodeLegacySettings } = require('../../../../src/protocol/packets');
+    for (const [value, byte] of [['1', 0x02], ['-1', 0x01], ['3', 0x06]] as const) {
+      const w = new W();
+      encodeLegacySettings(w, [{ name: 'network_zstd_compression_level', value, flags: 0 }]);
+      const bytes = w.toBuffer();
+      expect(bytes[bytes.length - 2]).toBe(byte); // value, then the empty-name terminator
+      expect(decodeLegacySettings(new R(bytes))).toEqual([{ name: 'network_zstd_compression_level', value, flags: 0 }]);
+    }
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * Connect-plus-`SELECT 1` load for the proxy benchmark: every query opens a fresh TCP connection, does the native
+ * handshake (Hello → server Hello), sends Query + the empty Data block that ends external tables, reads to
+ * EndOfStream and closes. This is what a short-lived script or a driver without a pool does, and what a pooling
+ * proxy should make cheaper (the backend handshake and ClickHouse's per-connection set-up are skipped).
+ * A raw client (src/protocol encoders + framer) instead of clickhouse-client, whose process start (~30 ms)
+ * would dominate the figure.
+ */
+import * as net from 'node:net';
+import {
+  ClientCode,
+  ConnectionState,
+  encodeBlock,
+  encodeBlockPacket,
+  encodeClientPacket,
+  Framer,
+  Interface,
+  QueryKind,
+  ServerCode,
+  Stage,
+  Writer,
+  type ServerException,
+} from '../src/protocol';
+
+/** clickhouse-client 18.16's revision: the server and the proxy negotiate down to it, as for that client. */
+const REVISION = 54412;
+
+/** Query + empty external-tables Data block, encoded once: at REVISION their bytes do not depend on the server. */
+function queryBytes(sql: string): Buffer {
+  const w = new Writer(256);
+  encodeClientPacket(
+    w,
+    {
+      code: ClientCode.Query,
+      queryId: '',
+      clientInfo: {
+        queryKind: QueryKind.Initial,
+        initialUser: '',
+        initialQueryId: '',
+        initialAddress: '0.0.0.0:0',
+        interface: Interface.TCP,
+        tcp: {
+          osUser: 'bench',
+          clientHostname: 'bench',
+          clientName: 'gatehouse-bench',
+          clientVersionMajor: 18,
+          clientVersionMinor: 16,
+          clientTcpProtocolVersion: REVISION,
+          clientVersionPatch: 1,
+        },
+        quotaKey: '',
+      },
+      settings: [],
+      stage: Stage.Complete,
+      compression: false,
+      query: sql,
+    },
+    REVISION,
+  );
+  const empty = new Writer(16);
+  encodeBlock(empty, { columns: [] }, REVISION);
+  encodeBlockPacket(w, ClientCode.Data, '', empty.view(), null);
+  return w.toBuffer();
+}
+
+function helloBytes(user: string, password: string, database: string): Buffer {
+  const w = new Writer(64);
+  encodeClientPacket(
+    w,
+    {
+      code: ClientCode.Hello,
+      clientName: 'gatehouse-bench',
+      versionMajor: 18,
+      versionMinor: 16,
+      revision: REVISION,
+      database,
+      user,
+      password,
+    },
+    REVISION,
+  );
+  return w.toBuffer();
+}
+
+/** One connection, one query; resolves with the number of Data rows seen, rejects on Exception or close. */
+function oneQuery(port: number, hello: Buffer, query: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const state = new ConnectionState();
+    state.onClientHello(REVISION);
+    const framer = new Framer('server', state);
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setNoDelay(true);
+    let phase: 'hello' | 'query' | 'done' = 'hello';
+    let rows = 0;
+    const finish = (err: Error | null): void => {
+      if (phase === 'done') return;
+      phase = 'done';
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(rows);
+    };
+    socket.on('connect', () => socket.write(hello));
+    socket.on('error', (e) => finish(e));
+    socket.on('close', () => finish(new Error(`connection to ${port} closed early`)));
+    socket.on('data', (chunk: Buffer) => {
+      let packets;
+      try {
+        packets = framer.push(chunk);
+      } catch (e) {
+        finish(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      for (const p of packets) {
+        if (p.code === ServerCode.Exception) {
+          const ex = p.packet as ServerException;
+          finish(new Error(`server exception: ${JSON.stringify(ex, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`));
+          return;
+        }
+        if (phase === 'hello') {
+          if (p.code !== ServerCode.Hello) return finish(new Error(`expected Hello, got packet ${p.code}`));
+          phase = 'query';
+          socket.write(query);
+        } else if (p.code === ServerCode.Data) {
+          rows += p.block?.rows ?? 0;
+        } else if (p.code === ServerCode.EndOfStream) {
+          return finish(null);
+        }
+      }
+    });
+  });
+}
+
+export interface ConnectLoadResult {
+  queries: number;
+  seconds: number;
+  qps: number;
+}
+
+/**
+ * Runs `total` connect-plus-query rounds against 127.0.0.1:port, `concurrency` at a time, and checks each returned
+ * exactly one row. Throws on the first failure. `database` goes in the Hello: drivers (Python clickhouse-driver,
+ * clickhouse-go) send 'default'; clickhouse-client 18.16 sends '' unless --database is given.
+ */
+export async function connectPerQuery(
+  port: number,
+  total: number,
+  concurrency: number,
+  sql = 'SELECT 1',
+  user = 'default',
+  password = '',
+  database = 'default',
+): Promise<ConnectLoadResult> {
+  const hello = helloBytes(user, password, database);
+  const query = queryBytes(sql);
+  let started = 0;
+  const t0 = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (started < total) {
+      started++;
+      const rows = await oneQuery(port, hello, query);
+      if (rows !== 1) throw new Error(`expected 1 row from ${sql}, got ${rows}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { queries: total, seconds, qps: total / seconds };
+}
