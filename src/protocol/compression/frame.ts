@@ -11,7 +11,7 @@
 import { ChecksumError, ChErrorCode, CompressionError, LimitError, MalformedError } from '../errors';
 import { Limits } from '../limits';
 import { checksumMatches, cityHash128Into } from './cityhash128';
-import { lz4CompressBlock, lz4CompressBound, lz4Decompress } from './lz4';
+import { lz4CompressBlock, lz4CompressBound, lz4Decompress, lz4DecompressInto } from './lz4';
 import { ZSTD_DEFAULT_LEVEL, zstdCompress, zstdDecompress } from './zstd';
 
 /** Method bytes on the wire (CompressionMethodByte in src/Compression/CompressionInfo.h). */
@@ -98,7 +98,12 @@ export function decompressFrame(
   pos: number,
   end: number,
   limits: Limits,
-  opts?: { verifyChecksum?: boolean },
+  opts?: {
+    verifyChecksum?: boolean;
+    /** Decompress into this buffer at `intoOffset` (it must have room) instead of a new one. */
+    into?: Buffer;
+    intoOffset?: number;
+  },
 ): DecodedFrame | null {
   const h = readFrameHeader(buf, pos, end, limits);
   if (h === null || end - pos < h.frameBytes) return null;
@@ -110,6 +115,29 @@ export function decompressFrame(
   }
   const payload = pos + FRAME_HEADER_BYTES;
   let data: Buffer;
+  const into = opts?.into;
+  if (into && Buffer.isBuffer(buf)) {
+    const at = opts?.intoOffset ?? 0;
+    if (into.length - at < h.decompressedBytes) throw new RangeError('decompressFrame: the output buffer is too small');
+    const out = into.subarray(at, at + h.decompressedBytes);
+    switch (h.method) {
+      case CompressionMethod.None:
+        if (h.compressedBytes - FRAME_INNER_HEADER_BYTES !== h.decompressedBytes) {
+          throw new CompressionError(
+            `uncompressed frame carries ${h.compressedBytes - FRAME_INNER_HEADER_BYTES} bytes, declared ${h.decompressedBytes}`,
+          );
+        }
+        buf.copy(out, 0, payload, frameEnd);
+        break;
+      case CompressionMethod.LZ4:
+        lz4DecompressInto(buf, payload, frameEnd, into, at, at + h.decompressedBytes);
+        break;
+      case CompressionMethod.ZSTD:
+        zstdDecompress(buf, payload, frameEnd, into, at, at + h.decompressedBytes);
+        break;
+    }
+    return { data: out, frameBytes: h.frameBytes, method: h.method };
+  }
   switch (h.method) {
     case CompressionMethod.None:
       // CompressionCodecNone::doDecompressData: the payload is the data, sizes must agree.

@@ -29,9 +29,50 @@ const native: NativeLz4 | null = (() => {
   }
 })();
 
+/**
+ * node-lz4's native binding (the reference C lz4, built from the package's bundled source by
+ * node-gyp at install; no download): LZ4_decompress_safe into a caller-supplied buffer, so the
+ * framer decompresses every frame into one reused scratch buffer instead of a fresh 1 MiB
+ * allocation per frame. `uncompress(input, output, start, end)` returns the bytes written or a
+ * negative error offset; it never writes past `output`.
+ */
+interface NativeLz4Into {
+  uncompress(input: Buffer, output: Buffer, start: number, end: number): number;
+}
+
+const nativeInto: NativeLz4Into | null = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('lz4/build/Release/lz4.node') as NativeLz4Into;
+  } catch {
+    return null;
+  }
+})();
+
+/**
+ * Decodes the LZ4 block src[srcStart, srcEnd) into dst[dstStart, dstEnd), which must be filled
+ * exactly; the native decoder for large blocks when it is built, else the TypeScript one.
+ */
+export function lz4DecompressInto(
+  src: Buffer,
+  srcStart: number,
+  srcEnd: number,
+  dst: Buffer,
+  dstStart: number,
+  dstEnd: number,
+): void {
+  const size = dstEnd - dstStart;
+  if (nativeInto !== null && size >= LZ4_NATIVE_MIN_BYTES && srcEnd <= src.length && dstEnd <= dst.length) {
+    const n = nativeInto.uncompress(src, dst.subarray(dstStart, dstEnd), srcStart, srcEnd);
+    if (n !== size) throw corrupt(n < 0 ? `error at input offset ${-n}` : `decoded ${n} bytes, declared ${size}`);
+    return;
+  }
+  lz4DecompressBlock(src, srcStart, srcEnd, dst, dstStart, dstEnd);
+}
+
 /** True when the native decoder is loaded (reported by the benchmark). */
 export function lz4NativeAvailable(): boolean {
-  return native !== null;
+  return native !== null || nativeInto !== null;
 }
 
 const MIN_MATCH = 4;

@@ -92,6 +92,8 @@ export class Framer {
   private sizer: Generator<void, BlockSummary, void> | null = null;
   /** Decompressed bytes not yet consumed by the block sizer. */
   private decompressed: Buffer | null = null;
+  /** Where frames are decompressed; reused (a block's unconsumed tail is moved to its front). */
+  private scratch: Buffer = Buffer.alloc(0);
   private decompressedTotal = 0;
   private failed: ProtocolError | null = null;
   /** Work counters: bytes copied to make parse input contiguous, and parse attempts of atomic packets. */
@@ -311,19 +313,32 @@ export class Framer {
         this.waitUntil = this.bufStart + this.pos + header.frameBytes;
         return null;
       }
-      const frame = decompressFrame(this.buf, this.pos, this.buf.length, this.limits, this.decompressOptions);
+      // Decompress into the scratch buffer right after the bytes the sizer left unconsumed
+      // (moved to its front): no allocation per frame, and the sizer sees one contiguous run.
+      if (this.decompressedTotal + header.decompressedBytes > this.limits.maxBlockBytes) {
+        throw new LimitError('maxBlockBytes', this.decompressedTotal + header.decompressedBytes, this.limits.maxBlockBytes);
+      }
+      const tail = this.decompressed;
+      const tailLen = tail ? tail.length : 0;
+      const needed = tailLen + header.decompressedBytes;
+      if (this.scratch.length < needed) {
+        const grown = Buffer.allocUnsafe(Math.max(needed, this.scratch.length * 2, 1 << 20));
+        if (tail) tail.copy(grown, 0);
+        this.scratch = grown;
+      } else if (tail && tail.byteOffset !== this.scratch.byteOffset) {
+        tail.copy(this.scratch, 0);
+        this.stats.copiedBytes += tailLen;
+      }
+      const frame = decompressFrame(this.buf, this.pos, this.buf.length, this.limits, {
+        ...this.decompressOptions,
+        into: this.scratch,
+        intoOffset: tailLen,
+      });
       if (frame === null) throw new MalformedError('compressed frame incomplete after its size was available');
       this.pos += frame.frameBytes;
       this.current!.frames!++;
       this.decompressedTotal += frame.data.length;
-      if (this.decompressedTotal > this.limits.maxBlockBytes) {
-        throw new LimitError('maxBlockBytes', this.decompressedTotal, this.limits.maxBlockBytes);
-      }
-      let data = frame.data;
-      if (this.decompressed) {
-        data = Buffer.concat([this.decompressed, frame.data]);
-        this.stats.copiedBytes += data.length;
-      }
+      const data = this.scratch.subarray(0, needed);
       const r = this.input.r;
       r.reset(data, 0, data.length);
       const res = this.sizer!.next();
@@ -343,6 +358,8 @@ export class Framer {
   }
 
   private finishBlock(summary: BlockSummary): FramedPacket {
+    // Keep a scratch buffer of usual frame size; give back one grown by an unusually large frame.
+    if (this.scratch.length > 8 << 20) this.scratch = Buffer.alloc(0);
     const p = this.current!;
     p.block = summary;
     p.end = this.bufStart + this.pos;
