@@ -3,8 +3,9 @@
  * bin/cli.ts only parses flags and calls this.
  */
 import pino, { type Logger } from 'pino';
-import { parseHostPort, type GatehouseConfig } from './config';
-import { startProxy, type Proxy, type ProxyUser } from './frontend';
+import { backendGroups, parseHostPort, resolveUserPassword, settingValueText, type GatehouseConfig } from './config';
+import { NetworkList, startProxy, type Proxy, type ProxyUser } from './frontend';
+import { compileRules } from './router';
 import { Metrics, startAdminServer, type AdminServer } from './metrics';
 import { withLimits } from './protocol';
 import { limitsFromConfig } from './config';
@@ -33,20 +34,45 @@ function discardReason(reason: string): string {
 export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cfg.log_level })): Promise<Running> {
   const metrics = new Metrics();
   const listen = parseHostPort(cfg.listen, true);
-  const users: ProxyUser[] = cfg.users.map((u) => ({
-    name: u.name,
-    password: u.password,
-    passwordSha256Hex: u.password_sha256_hex,
-    readonly: u.readonly,
+  const identity = (u: { name: string; password: string } | undefined) => (u ? { user: u.name, password: u.password } : undefined);
+  const users: ProxyUser[] = cfg.users.map((u) => {
+    const pw = resolveUserPassword(u, process.env);
+    const limited = u.max_connections !== undefined || u.max_concurrent_queries !== undefined || u.max_queries_per_second !== undefined;
+    return {
+      name: u.name,
+      password: pw.kind === 'plain' ? pw.password : undefined,
+      passwordSha256Hex: pw.kind === 'sha256' ? pw.sha256Hex : undefined,
+      readonly: u.readonly,
+      networks: u.networks ? new NetworkList(u.networks) : undefined,
+      database: u.database,
+      readIdentity: identity(u.read_user),
+      writeIdentity: identity(u.write_user),
+      settings: Object.entries(u.settings).map(([name, value]) => ({ name, value: settingValueText(value) })),
+      limits: limited
+        ? {
+            maxConnections: u.max_connections ?? null,
+            maxConcurrentQueries: u.max_concurrent_queries ?? null,
+            queueSize: u.queue_size,
+            queueTimeoutMs: u.queue_timeout_ms,
+            maxQueriesPerSecond: u.max_queries_per_second ?? null,
+          }
+        : undefined,
+      queryTimeoutMs: u.query_timeout_ms,
+    };
+  });
+  const groups = backendGroups(cfg).map((g) => ({
+    name: g.name,
+    writer: target(g.writer.name, g.writer.address),
+    readers: g.readers.map((r) => ({ target: target(r.name, r.address), weight: r.weight })),
   }));
+  const h = cfg.health;
   const proxy = await startProxy({
     host: listen.host,
     port: listen.port,
     backends: {
-      writer: target('writer', cfg.writer),
-      readers: cfg.readers.map((r, i) => target(`reader${i + 1}`, r)),
-      readIdentity: cfg.read_user ? { user: cfg.read_user.name, password: cfg.read_user.password } : null,
-      writeIdentity: cfg.write_user ? { user: cfg.write_user.name, password: cfg.write_user.password } : null,
+      groups,
+      readIdentity: identity(cfg.read_user) ?? null,
+      writeIdentity: identity(cfg.write_user) ?? null,
     },
     users,
     poolMode: cfg.pool.mode,
@@ -64,6 +90,21 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     maxPendingClientBytes: cfg.streaming.max_pending_client_bytes,
     verifyChecksums: cfg.streaming.verify_checksums,
     limits: withLimits(limitsFromConfig(cfg.limits ?? {})),
+    health: {
+      intervalMs: h.interval_ms,
+      timeoutMs: h.timeout_ms,
+      failuresToBan: h.failures_to_ban,
+      banMs: h.ban_ms,
+      maxBanMs: h.max_ban_ms,
+      maxReplicaDelaySeconds: h.max_replica_delay_s,
+      replicaDelayQuery: h.replica_delay_query,
+    },
+    routing: {
+      retries: cfg.routing.retries,
+      readsFallbackToWriter: cfg.routing.reads_fallback_to_writer,
+      readAfterWriteMs: cfg.routing.read_after_write_ms,
+      rules: compileRules(cfg.routing.rules),
+    },
     events: {
       query: (route, kind) => {
         metrics.countQuery(route, kind as 'read');
@@ -77,6 +118,8 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
+  proxy.health?.on('ban', (s) => log.warn({ backend: s.name, address: s.address, reason: s.banReason, until: s.bannedUntil }, 'backend banned'));
+  proxy.health?.on('unban', (s, cause) => log.info({ backend: s.name, address: s.address, cause }, 'backend back in rotation'));
   proxy.listener.onConnection = () => {
     metrics.clientConnections.inc();
     metrics.clientConnectionsTotal.inc();
@@ -97,7 +140,18 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
   let admin: AdminServer | null = null;
   if (cfg.admin) {
     const a = parseHostPort(cfg.admin, true);
-    admin = await startAdminServer({ host: a.host, port: a.port, metrics, isReady: () => true });
+    admin = await startAdminServer({
+      host: a.host,
+      port: a.port,
+      metrics,
+      isReady: () => true,
+      status: () => ({
+        backends: proxy.health?.status() ?? [],
+        pools: proxy.pools.allPools().map((p) => ({ pool: p.label, ...p.stats() })),
+        users: proxy.limiters.stats(),
+        clients: proxy.listener.sessions(),
+      }),
+    });
   }
   log.info(
     { listen: `${proxy.host}:${proxy.port}`, admin: admin ? `${parseHostPort(cfg.admin!, true).host}:${admin.port}` : null },

@@ -1,6 +1,21 @@
-/** Public surface of the configuration: schema and types, loading, redaction. */
+/** Public surface of the configuration: schema and types, loading, redaction, helpers over the validated config. */
 export { configSchema, LOG_LEVELS } from './schema';
-export type { GatehouseConfig, GatehouseConfigInput, ProxyUser, BackendUser, LogLevel } from './schema';
+export type {
+  GatehouseConfig,
+  GatehouseConfigInput,
+  ProxyUser,
+  BackendUser,
+  LogLevel,
+  HealthConfig,
+  RoutingConfig,
+  RoutingRule,
+  RuleKind,
+  GroupConfig,
+} from './schema';
+export { RULE_KINDS, RESERVED_GROUP_NAMES } from './schema-routing';
+export { PASSWORD_KEYS } from './schema-users';
+export { settingValueText } from './schema-fields';
+export type { SettingValue } from './schema-fields';
 export { parseHostPort, tryParseHostPort, formatHostPort } from './host-port';
 export type { HostPort } from './host-port';
 export { loadConfig } from './load';
@@ -11,3 +26,9 @@ export type { ConfigIssue } from './errors';
 export { redactConfig, describeConfig } from './redact';
 export { limitsFromConfig, LIMIT_KEYS } from './limits';
 export type { LimitKey } from './limits';
+export { resolveUserPassword, PLAIN_PASSWORD_IN_FILE } from './passwords';
+export type { UserPassword } from './passwords';
+export { parseCidr } from './cidr';
+export type { Cidr } from './cidr';
+export { backendGroups, DEFAULT_GROUP, writerName, readerName } from './groups';
+export type { BackendSpec, BackendGroup } from './groups';

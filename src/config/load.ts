@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors';
 import { applyFlags, type FlagValues } from './flags';
 import { interpolateEnv } from './interpolate';
+import { takePlainPasswords, unsetPasswordEnvIssues } from './passwords';
 import { configSchema, type GatehouseConfig } from './schema';
 import { scalarKindAt } from './schema-kind';
 
@@ -23,9 +24,10 @@ export interface LoadConfigOptions {
 /** Reads, interpolates, merges and validates the configuration; throws ConfigError listing every issue. */
 export function loadConfig(opts: LoadConfigOptions): GatehouseConfig {
   const file = opts.file ?? opts.flags.config;
-  const { value, issues }: RawConfig =
-    file === undefined ? { value: {}, issues: [] } : readYaml(file, opts.env ?? process.env);
+  const env = opts.env ?? process.env;
+  const { value, issues }: RawConfig = file === undefined ? { value: {}, issues: [] } : readYaml(file, env);
   issues.push(...applyFlags(value, opts.flags));
+  issues.push(...unsetPasswordEnvIssues(value, env));
   const result = configSchema.safeParse(value, { errorMap });
   if (!result.success) {
     // A value already reported (unset variable, malformed flag) would only repeat itself in the schema's words.
@@ -63,7 +65,9 @@ function readYaml(file: string, env: NodeJS.ProcessEnv): RawConfig {
     const got = Array.isArray(value) ? 'a list' : JSON.stringify(value);
     throw new ConfigError([{ path: file, message: `expected a mapping at the top level, got ${got}` }]);
   }
-  return { value: value as Record<string, unknown>, issues };
+  const raw = value as Record<string, unknown>;
+  issues.push(...takePlainPasswords(raw));
+  return { value: raw, issues };
 }
 
 function lineCol(text: string, offset: number): string {
@@ -71,11 +75,27 @@ function lineCol(text: string, offset: number): string {
   return `${before.length}:${before[before.length - 1]!.length + 1}`;
 }
 
-/** Zod's issue → ours; an unknown-keys issue becomes one issue per key, at that key's path. */
+/**
+ * Zod's issue → ours; an unknown-keys issue becomes one issue per key, at that key's path. A value that fits no
+ * branch of a union (a reader as "HOST:PORT" or a mapping) is explained by the branch of its own type; only when it
+ * has the type of none is it reported as such.
+ */
 function toConfigIssues(issue: z.ZodIssue): ConfigIssue[] {
   const path = issue.path.join('.');
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
     return issue.keys.map((k) => ({ path: path === '' ? k : `${path}.${k}`, message: 'unknown key' }));
+  }
+  if (issue.code === z.ZodIssueCode.invalid_union) {
+    const wrongType = (i: z.ZodIssue): i is z.ZodIssue & z.ZodInvalidTypeIssue =>
+      i.code === z.ZodIssueCode.invalid_type && i.path.length === issue.path.length;
+    const branches = issue.unionErrors.map((e) => e.issues);
+    const fitting = branches.find((b) => !b.every(wrongType));
+    if (fitting) return fitting.flatMap(toConfigIssues);
+    const mismatches = branches.flat().filter(wrongType);
+    if (mismatches.length > 0) {
+      const expected = [...new Set(mismatches.map((m) => m.expected))].join(' or ');
+      return [{ path, message: `expected ${expected}, got ${mismatches[0]!.received}` }];
+    }
   }
   return [{ path, message: issue.message }];
 }

@@ -3,18 +3,29 @@ import type { GatehouseConfig } from './schema';
 
 const MASK = '***';
 
-/** A copy with every password and password hash replaced by "***" (an empty backend password stays ""). */
+type Backend = GatehouseConfig['read_user'];
+
+/**
+ * A copy with every password and password hash replaced by "***" (an empty backend password stays ""). The names of
+ * password_env variables are not secret and stay.
+ */
 export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
   const mask = (s: string | undefined): string | undefined => (s === undefined || s === '' ? s : MASK);
-  const backend = (u: GatehouseConfig['read_user']): GatehouseConfig['read_user'] =>
-    u === undefined ? undefined : { ...u, password: mask(u.password) ?? '' };
+  const backend = (u: Backend): Backend => (u === undefined ? undefined : { ...u, password: mask(u.password) ?? '' });
   return {
     ...cfg,
-    readers: [...cfg.readers],
+    readers: cfg.readers.map((r) => ({ ...r })),
+    groups: Object.fromEntries(
+      Object.entries(cfg.groups).map(([k, g]) => [k, { ...g, readers: g.readers.map((r) => ({ ...r })) }]),
+    ),
+    health: { ...cfg.health },
+    routing: { ...cfg.routing, rules: cfg.routing.rules.map((r) => ({ ...r })) },
     users: cfg.users.map((u) => ({
       ...u,
       ...(u.password !== undefined ? { password: MASK } : {}),
       ...(u.password_sha256_hex !== undefined ? { password_sha256_hex: MASK } : {}),
+      ...(u.read_user !== undefined ? { read_user: backend(u.read_user) } : {}),
+      ...(u.write_user !== undefined ? { write_user: backend(u.write_user) } : {}),
     })),
     read_user: backend(cfg.read_user),
     write_user: backend(cfg.write_user),
@@ -24,18 +35,26 @@ export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
   };
 }
 
-/** One line for the start-up log, e.g. `listen=127.0.0.1:9000 writer=... readers=[...] users=app,ro(readonly) ...`. */
+/**
+ * One line for the start-up log, e.g. `listen=127.0.0.1:9000 writer=... readers=[...] users=app,ro(readonly) ...`.
+ * A reader's weight shows as `address*weight` when it is not 1; groups and rules appear only when configured.
+ */
 export function describeConfig(cfg: GatehouseConfig): string {
   const users = cfg.users.map((u) => (u.readonly ? `${u.name}(readonly)` : u.name)).join(',');
   const limits = Object.entries(cfg.limits)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
+  const readers = (rs: GatehouseConfig['readers']): string =>
+    `[${rs.map((r) => (r.weight === 1 ? r.address : `${r.address}*${r.weight}`)).join(',')}]`;
+  const groups = Object.entries(cfg.groups).map(([name, g]) => `${name}(writer=${g.writer},readers=${readers(g.readers)})`);
   const parts = [
     `listen=${cfg.listen}`,
     `admin=${cfg.admin ?? 'off'}`,
     `writer=${cfg.writer}`,
-    `readers=[${cfg.readers.join(',')}]`,
+    `readers=${readers(cfg.readers)}`,
+    ...(groups.length === 0 ? [] : [`groups=${groups.join(',')}`]),
+    ...(cfg.routing.rules.length === 0 ? [] : [`rules=${cfg.routing.rules.length}`]),
     `users=${users === '' ? '(pass-through)' : users}`,
     `read_user=${cfg.read_user?.name ?? '-'}`,
     `write_user=${cfg.write_user?.name ?? '-'}`,

@@ -5,22 +5,37 @@ import { configSchema } from './schema';
 /** The scalar kind at a path, or 'other' (strings, enums, unknown paths). */
 export type ScalarKind = 'number' | 'boolean' | 'other';
 
-/** Walks configSchema along `path` (object keys and array indexes). */
+/** Walks configSchema along `path` (object keys, record keys and array indexes). */
 export function scalarKindAt(path: readonly (string | number)[]): ScalarKind {
-  let t: z.ZodTypeAny = configSchema;
-  for (let i = 0; ; ) {
+  const k = kindIn(configSchema, path, 0);
+  return k === 'none' ? 'other' : k;
+}
+
+/** 'none': the path does not exist under this schema. */
+function kindIn(schema: z.ZodTypeAny, path: readonly (string | number)[], from: number): ScalarKind | 'none' {
+  let t = schema;
+  for (let i = from; ; ) {
     if (t instanceof z.ZodEffects) t = t.innerType();
     else if (t instanceof z.ZodDefault) t = t.removeDefault();
     else if (t instanceof z.ZodOptional || t instanceof z.ZodNullable) t = t.unwrap();
-    else if (i === path.length) break;
+    else if (t instanceof z.ZodUnion) {
+      // Only the branches where the path exists count; when they disagree (a setting may be text, a number or a
+      // boolean), the value stays text.
+      const kinds = new Set((t.options as z.ZodTypeAny[]).map((o) => kindIn(o, path, i)).filter((k) => k !== 'none'));
+      if (kinds.size === 0) return 'none';
+      return kinds.size === 1 ? [...kinds][0]! : 'other';
+    } else if (i === path.length) break;
     else if (t instanceof z.ZodObject) {
       const next = (t.shape as Record<string, z.ZodTypeAny>)[String(path[i++])];
-      if (next === undefined) return 'other';
+      if (next === undefined) return 'none';
       t = next;
+    } else if (t instanceof z.ZodRecord) {
+      t = t.valueSchema as z.ZodTypeAny;
+      i++;
     } else if (t instanceof z.ZodArray) {
       t = t.element;
       i++;
-    } else return 'other';
+    } else return 'none';
   }
   if (t instanceof z.ZodNumber) return 'number';
   if (t instanceof z.ZodBoolean) return 'boolean';

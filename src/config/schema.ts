@@ -1,48 +1,24 @@
 /**
  * The configuration schema: the only source of config types and defaults. YAML keys are snake_case; every object is
  * strict (an unknown key is an error, as in chproxy), and cross-field rules carry the path they are about.
+ * Sections live in schema-fields.ts (shared fields), schema-users.ts and schema-routing.ts.
  */
 import { z } from 'zod';
-import { hostPortMessage, tryParseHostPort } from './host-port';
+import { tryParseHostPort } from './host-port';
+import { DEFAULT_GROUP, readerName, writerName, type BackendSpec } from './groups';
 import { LIMIT_KEYS, type LimitKey } from './limits';
+import { LABEL_NAME, bytes, hostPort, listenHostPort, ms } from './schema-fields';
+import {
+  RESERVED_GROUP_NAMES,
+  groupSchema,
+  healthSchema,
+  readerEntrySchema,
+  routingSchema,
+  type RULE_KINDS,
+} from './schema-routing';
+import { backendUserSchema, proxyUserSchema } from './schema-users';
 
 export { parseHostPort, type HostPort } from './host-port';
-
-/** setTimeout's largest delay; a larger one silently becomes 1 ms in Node. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-/** A listening address: port 0 means any free port. */
-const listenHostPort = z.string().refine(
-  (s) => tryParseHostPort(s, true) !== undefined,
-  (s) => ({ message: hostPortMessage(s) }),
-);
-const hostPort = z.string().refine(
-  (s) => tryParseHostPort(s) !== undefined,
-  (s) => ({ message: hostPortMessage(s) }),
-);
-const ms = (min: 0 | 1, fallback: number) => z.number().int().min(min).max(MAX_TIMER_MS).default(fallback);
-const bytes = (fallback: number) => z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(fallback);
-
-/** A user clients log in to the proxy as. */
-const proxyUserSchema = z
-  .strictObject({
-    name: z.string().min(1, 'must not be empty'),
-    password: z.string().optional(),
-    password_sha256_hex: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits (SHA-256)').optional(),
-    /** A readonly proxy user may only run reads. */
-    readonly: z.boolean().default(false),
-  })
-  .superRefine((u, ctx) => {
-    if ((u.password === undefined) === (u.password_sha256_hex === undefined)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'set exactly one of password, password_sha256_hex' });
-    }
-  });
-
-/** An identity the proxy uses towards the backends. */
-const backendUserSchema = z.strictObject({
-  name: z.string().min(1, 'must not be empty'),
-  password: z.string().default(''),
-});
 
 const poolSchema = z
   .strictObject({
@@ -90,44 +66,104 @@ const limitsSchema = z.strictObject(
 /** Log levels, most verbose first. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 
-/** The whole configuration file (and the flags, which are mapped onto it). */
-export const configSchema = z
-  .strictObject({
-    /** HOST:PORT of the native-protocol listener. */
-    listen: listenHostPort.default('127.0.0.1:9000'),
-    /** HOST:PORT of the admin HTTP server (/health, /metrics); none when absent. */
-    admin: listenHostPort.optional(),
-    writer: hostPort,
-    /** With no readers, reads go to the writer. */
-    readers: z.array(hostPort).default([]),
-    users: z.array(proxyUserSchema).default([]),
-    read_user: backendUserSchema.optional(),
-    write_user: backendUserSchema.optional(),
-    pool: poolSchema.default({}),
-    streaming: streamingSchema.default({}),
-    limits: limitsSchema.default({}),
-    log_level: z.enum(LOG_LEVELS).default('info'),
-  })
-  .superRefine((c, ctx) => {
-    const custom = (path: (string | number)[], message: string): void =>
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-    for (const [key, other] of [['read_user', 'write_user'], ['write_user', 'read_user']] as const) {
-      if (c[key] !== undefined) continue;
-      if (c[other] !== undefined) custom([key], `required when ${other} is set`);
-      else if (c.users.length > 0) custom([key], 'required when users are set (the proxy logs in to the backends as it)');
+type Path = (string | number)[];
+type Raw = z.infer<typeof objectSchema>;
+
+const objectSchema = z.strictObject({
+  /** HOST:PORT of the native-protocol listener. */
+  listen: listenHostPort.default('127.0.0.1:9000'),
+  /** HOST:PORT of the admin HTTP server (/health, /metrics); none when absent. */
+  admin: listenHostPort.optional(),
+  writer: hostPort,
+  /** With no readers, reads go to the writer. */
+  readers: z.array(readerEntrySchema).default([]),
+  /** Named backend groups besides the top-level one (`default`); routing rules send statements to them. */
+  groups: z.record(z.string(), groupSchema).default({}),
+  health: healthSchema.default({}),
+  routing: routingSchema.default({}),
+  users: z.array(proxyUserSchema).default([]),
+  read_user: backendUserSchema.optional(),
+  write_user: backendUserSchema.optional(),
+  pool: poolSchema.default({}),
+  streaming: streamingSchema.default({}),
+  limits: limitsSchema.default({}),
+  log_level: z.enum(LOG_LEVELS).default('info'),
+});
+
+function crossChecks(c: Raw, custom: (path: Path, message: string) => void): void {
+  for (const [key, other] of [['read_user', 'write_user'], ['write_user', 'read_user']] as const) {
+    if (c[key] !== undefined) continue;
+    if (c[other] !== undefined) custom([key], `required when ${other} is set`);
+    // A user with its own identity does not need the global one.
+    else if (c.users.some((u) => u[key] === undefined)) {
+      custom([key], 'required when users are set (the proxy logs in to the backends as it)');
     }
-    const firstIndex = new Map<string, number>();
-    c.users.forEach((u, i) => {
-      const first = firstIndex.get(u.name);
-      if (first === undefined) firstIndex.set(u.name, i);
-      else custom(['users', i, 'name'], `duplicate user name ${JSON.stringify(u.name)} (also users.${first})`);
-    });
-    const listen = tryParseHostPort(c.listen, true);
-    const admin = c.admin === undefined ? undefined : tryParseHostPort(c.admin, true);
-    if (listen && admin && listen.port !== 0 && listen.host === admin.host && listen.port === admin.port) {
-      custom(['admin'], `must differ from listen (${c.listen})`);
+  }
+  const firstIndex = new Map<string, number>();
+  c.users.forEach((u, i) => {
+    const first = firstIndex.get(u.name);
+    if (first === undefined) firstIndex.set(u.name, i);
+    else custom(['users', i, 'name'], `duplicate user name ${JSON.stringify(u.name)} (also users.${first})`);
+  });
+  const listen = tryParseHostPort(c.listen, true);
+  const admin = c.admin === undefined ? undefined : tryParseHostPort(c.admin, true);
+  if (listen && admin && listen.port !== 0 && listen.host === admin.host && listen.port === admin.port) {
+    custom(['admin'], `must differ from listen (${c.listen})`);
+  }
+  checkGroups(c, custom);
+}
+
+/** Group names, unique backend names over all groups, and rule targets that exist. */
+function checkGroups(c: Raw, custom: (path: Path, message: string) => void): void {
+  const groupNames = Object.keys(c.groups);
+  for (const name of groupNames) {
+    if (RESERVED_GROUP_NAMES.includes(name)) custom(['groups', name], `${JSON.stringify(name)} is reserved (default, writer, readers)`);
+    else if (!LABEL_NAME.test(name)) custom(['groups', name], 'a group name has letters, digits, _, . or - only');
+  }
+  const seen = new Map<string, string>();
+  const claim = (name: string, path: Path): void => {
+    const where = path.join('.');
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, where);
+    else custom(path, `duplicate backend name ${JSON.stringify(name)} (also ${first})`);
+  };
+  const claimGroup = (group: string, readers: Raw['readers'], at: Path): void => {
+    claim(writerName(group), [...at, 'writer']);
+    readers.forEach((r, i) => claim(r.name ?? readerName(group, i), [...at, 'readers', i, ...(r.name ? ['name'] : [])]));
+  };
+  claimGroup(DEFAULT_GROUP, c.readers, []);
+  for (const name of groupNames) {
+    if (!RESERVED_GROUP_NAMES.includes(name)) claimGroup(name, c.groups[name]!.readers, ['groups', name]);
+  }
+
+  const targets = ['writer', 'readers', ...groupNames];
+  c.routing.rules.forEach((r, i) => {
+    if (r.target !== undefined && !targets.includes(r.target)) {
+      custom(
+        ['routing', 'rules', i, 'target'],
+        `unknown target ${JSON.stringify(r.target)}: expected writer, readers or a group (${groupNames.join(', ') || 'none defined'})`,
+      );
     }
   });
+}
+
+/** Fills in reader names from their group and position. */
+function resolveNames(c: Raw) {
+  const named = (group: string, readers: Raw['readers']): BackendSpec[] =>
+    readers.map((r, i) => ({ name: r.name ?? readerName(group, i), address: r.address, weight: r.weight }));
+  return {
+    ...c,
+    readers: named(DEFAULT_GROUP, c.readers),
+    groups: Object.fromEntries(
+      Object.entries(c.groups).map(([name, g]) => [name, { writer: g.writer, readers: named(name, g.readers) }]),
+    ),
+  };
+}
+
+/** The whole configuration file (and the flags, which are mapped onto it). */
+export const configSchema = objectSchema
+  .superRefine((c, ctx) => crossChecks(c, (path, message) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message })))
+  .transform(resolveNames);
 
 /** The validated configuration, defaults applied. */
 export type GatehouseConfig = z.infer<typeof configSchema>;
@@ -139,3 +175,13 @@ export type ProxyUser = GatehouseConfig['users'][number];
 export type BackendUser = NonNullable<GatehouseConfig['read_user']>;
 /** A log level. */
 export type LogLevel = GatehouseConfig['log_level'];
+/** The `health:` section. */
+export type HealthConfig = GatehouseConfig['health'];
+/** The `routing:` section. */
+export type RoutingConfig = GatehouseConfig['routing'];
+/** One routing rule as configured. */
+export type RoutingRule = RoutingConfig['rules'][number];
+/** A statement kind a rule can match. */
+export type RuleKind = (typeof RULE_KINDS)[number];
+/** One named group as configured (readers with names resolved). */
+export type GroupConfig = GatehouseConfig['groups'][string];

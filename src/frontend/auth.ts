@@ -1,3 +1,6 @@
+import type { BackendIdentity } from '../pool';
+import type { NetworkList } from './networks';
+import type { UserLimitOptions } from './user-limits';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export interface ProxyUser {
@@ -6,6 +9,19 @@ export interface ProxyUser {
   password?: string;
   passwordSha256Hex?: string;
   readonly: boolean;
+  /** Networks the user may connect from (absent: anywhere). */
+  networks?: NetworkList;
+  /** Default database when the client's Hello names none. */
+  database?: string;
+  /** Backend identities of this user (override the global read/write users). */
+  readIdentity?: BackendIdentity;
+  writeIdentity?: BackendIdentity;
+  /** Settings injected into every query of this user (they win over the client's). */
+  settings?: { name: string; value: string }[];
+  /** Connection, concurrency and rate limits (absent: none). */
+  limits?: UserLimitOptions;
+  /** The proxy cancels a query running longer and answers Exception 159. */
+  queryTimeoutMs?: number;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();

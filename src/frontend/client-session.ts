@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { BackendConnection, BackendIdentity, BackendTarget, Pool, PoolManager, ServerInfo } from '../pool';
+import type { BackendConnection, BackendIdentity, BackendTarget, HealthMonitor, Pool, PoolManager, ServerInfo } from '../pool';
 import {
   ClientCode,
   ClientHello,
@@ -14,16 +14,18 @@ import {
   ProtocolError,
   ServerCode,
   Writer,
+  type Setting,
   encodeServerPacket,
 } from '../protocol';
-import { classify, type Classification } from '../router';
+import { classify, evaluateRules, type Classification, type CompiledRule } from '../router';
 import { authenticate, type ProxyUser } from './auth';
 import { ClientSink } from './client-sink';
-import { ProxyErrorCode, replyError, toReplyError } from './error-reply';
+import { exceptionPacket, ProxyErrorCode, replyError, toReplyError } from './error-reply';
+import { isLimitRefusal, type UserLimiter, type UserLimiters } from './user-limits';
 import { Failure, InternalQueries } from './internal-queries';
 import { QueryRun } from './query-run';
 import { mergeSettings, rewriteQuery } from './query-rewrite';
-import { Backends, Route, TargetChooser } from './targets';
+import { BackendRouter, DEFAULT_GROUP, type Backends, type Route } from './targets';
 
 export interface SessionEvents {
   query(route: Route | 'local', kind: string): void;
@@ -43,12 +45,15 @@ export interface SessionConfig {
   limits: Limits;
   /** Verify compressed-frame checksums of relayed client data (the backend verifies them anyway). */
   verifyChecksums: boolean;
+  routing: { retries: number; readAfterWriteMs: number; rules: CompiledRule[] };
 }
 
 export interface SessionDeps {
   config: SessionConfig;
   pools: PoolManager;
-  chooser: TargetChooser;
+  router: BackendRouter;
+  health: HealthMonitor | null;
+  limiters: UserLimiters;
   events: SessionEvents;
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -58,6 +63,34 @@ interface Lease {
   conn: BackendConnection;
   pool: Pool;
   pinned: boolean;
+  target: BackendTarget;
+  group: string;
+}
+
+/** One query being placed on a backend, kept across retries of a read. */
+interface Attempt {
+  q: ClientQuery;
+  cls: Classification;
+  route: Route;
+  group: string;
+  started: bigint;
+  queryBytes: readonly Buffer[];
+  /** Gives the query's slot back to the user's limiter. */
+  admitted: (() => void) | null;
+  /** Readers already tried. */
+  tried: Set<string>;
+  retriesLeft: number;
+  /** Still retriable: a read whose client data (external tables) fits in the replay buffer. */
+  retriable: boolean;
+  /** The client's packets after the Query, to send again on a retry. */
+  replay: (readonly Buffer[])[];
+  replayBytes: number;
+}
+
+/** Errors that say the backend is unwell (counted by health, and worth a retry elsewhere). */
+function isBackendFault(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return code === 'ERR_BACKEND_UNAVAILABLE' || code === 'ERR_BACKEND_PROTOCOL';
 }
 
 /**
@@ -92,6 +125,13 @@ export class ClientSession {
   private clientDataOpen = false;
   private readonly internal: InternalQueries;
   private readonly pools = new Map<string, Pool>();
+  /** The query being placed (between its Query packet and its run's end). */
+  private attempt: Attempt | null = null;
+  /** When this client last wrote (read-your-writes). */
+  private lastWriteAt = 0;
+  /** The proxy user's limiter, and the release of this connection's slot. */
+  private limiter: UserLimiter | null = null;
+  private releaseConnection: (() => void) | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -212,12 +252,24 @@ export class ClientSession {
         return this.failHandshake(replyError(ProxyErrorCode.AUTHENTICATION_FAILED,
           `${hello.user}: Authentication failed: password is incorrect or there is no user with such name`));
       }
+      const address = this.socket.remoteAddress ?? '';
+      if (this.user.networks && !this.user.networks.allows(address)) {
+        return this.failHandshake(replyError(ProxyErrorCode.IP_ADDRESS_NOT_ALLOWED,
+          `user ${this.user.name} is not allowed to connect from ${address} (networks)`));
+      }
+      if (this.user.limits) {
+        this.limiter = this.deps.limiters.get(this.user.name, this.user.limits);
+        const c = this.limiter.connect();
+        if (isLimitRefusal(c)) return this.failHandshake(replyError(c.chCode, c.message));
+        this.releaseConnection = c;
+      }
     }
     this.clientIdentity = { user: hello.user || 'default', password: hello.password };
-    this.database = hello.database;
+    this.database = hello.database || this.user?.database || '';
     // Present the backend class's name, version and time zone (issue 3, native-protocol.md §13.3):
     // the writer's, or a reader's while the writer has never been reachable.
-    const candidates: [BackendTarget, Route][] = [[config.backends.writer, 'writer'], ...config.backends.readers.map((r): [BackendTarget, Route] => [r, 'reader'])];
+    const router = this.deps.router;
+    const candidates: [BackendTarget, Route][] = [[router.writer, 'writer'], ...router.readers().map((r): [BackendTarget, Route] => [r, 'reader'])];
     let lastError: unknown = null;
     for (const [target, route] of candidates) {
       try {
@@ -272,20 +324,22 @@ export class ClientSession {
   }
 
   private identityFor(route: Route): BackendIdentity {
-    return this.deps.chooser.identity(route, this.clientIdentity);
+    return this.deps.router.identity(route, this.clientIdentity, this.user ?? undefined);
   }
 
+  /** A connection for the proxy's own requests (USE checks, SET checks, TablesStatus). */
   private lease(route: Route, database = this.database): () => Promise<Lease> {
     return async () => {
-      const pool = this.poolFor(route, database);
-      return { conn: await pool.checkout(), pool, pinned: false };
+      const pick = this.deps.router.pick(route, DEFAULT_GROUP);
+      if ('chCode' in pick) throw pick;
+      const pool = this.poolFor(pick.target, pick.route, database);
+      return { conn: await pool.checkout(), pool, pinned: false, target: pick.target, group: DEFAULT_GROUP };
     };
   }
 
-  /** The pool for a route, remembered per session (the key is hashed once, not per query). */
-  private poolFor(route: Route, database: string): Pool {
-    const target = this.deps.chooser.target(route);
-    const k = `${route}\u0000${target.name}\u0000${database}`;
+  /** The pool for a backend, remembered per session (the key is hashed once, not per query). */
+  private poolFor(target: BackendTarget, route: Route, database: string): Pool {
+    const k = `${route}\u0000${target.name}\u0000${target.host}:${target.port}\u0000${database}`;
     let pool = this.pools.get(k);
     if (!pool || pool.isClosed) {
       pool = this.deps.pools.pool({ target, identity: this.identityFor(route), database, revision: this.revision || this.serverInfo!.revision });
@@ -307,10 +361,17 @@ export class ClientSession {
 
   private onClientData(p: FramedPacket): void {
     // A Data packet outside any query is a protocol error; inside one, the server decides.
-    if (!this.clientDataOpen && !this.run) return this.protocolViolation('Data outside a query');
+    if (!this.clientDataOpen && !this.run && !this.attempt) return this.protocolViolation('Data outside a query');
     const block = p.block!;
     const tableName = (p.packet as { tableName: string }).tableName;
     if (tableName === '' && block.rows === 0 && block.columns.length === 0) this.clientDataOpen = false;
+    const at = this.attempt;
+    if (at && at.retriable) {
+      // Kept so that a read can be sent again to another reader (bounded).
+      at.replayBytes += p.end - p.start;
+      if (at.replayBytes > this.deps.config.maxPendingClientBytes) at.retriable = false;
+      else at.replay.push(p.chunks);
+    }
     // Forwarded to the running query; swallowed when the query was answered locally or failed.
     if (this.run && !this.run.finished) this.run.forward(p);
   }
@@ -328,42 +389,117 @@ export class ClientSession {
         `user ${this.user.name} is read-only: cannot execute ${cls.statement || 'this statement'}`));
       return;
     }
+    // Routing rules (issue 4): the first rule with a target or deny decides; settings accumulate.
+    let group = DEFAULT_GROUP;
+    let forced: Route | null = null;
+    const injected: Setting[] = (this.user?.settings ?? []).map((s) => ({ ...s, flags: 0 }));
+    if (config.routing.rules.length > 0) {
+      const d = evaluateRules(config.routing.rules, {
+        user: this.user?.name ?? this.clientIdentity.user,
+        database: this.database,
+        kind: cls.kind,
+        sql: q.query,
+      });
+      if (d.deny !== undefined) {
+        this.localReply('local', cls, replyError(ProxyErrorCode.ACCESS_DENIED, `denied by a routing rule: ${d.deny}`));
+        return;
+      }
+      if (d.target === 'writer') forced = 'writer';
+      else if (d.target === 'readers') forced = 'reader';
+      else if (d.target) group = d.target;
+      for (const s of d.settings) injected.push({ name: s.name, value: s.value, flags: 0 });
+    }
     if (this.pinned || config.poolMode === 'session' || cls.pins) {
       if (cls.session?.type === 'set') this.recordSettings(cls);
-      return this.runOnPinned(p, q, cls);
+      return this.runOnPinned(p, q, cls, injected);
     }
     if (cls.session?.type === 'use') return this.useDatabase(cls.session.database);
     if (cls.session?.type === 'set') return this.setSettings(cls);
-    const route: Route = cls.kind === 'read' ? 'reader' : 'writer';
-    let lease: Lease;
+    let route: Route = forced ?? (cls.kind === 'read' ? 'reader' : 'writer');
+    // Read-your-writes: after this client wrote, its reads go to the writer for a while.
+    if (route === 'reader' && !forced && config.routing.readAfterWriteMs > 0 && Date.now() - this.lastWriteAt < config.routing.readAfterWriteMs) {
+      route = 'writer';
+    }
     this.deps.events.query(route, cls.kind);
     const started = process.hrtime.bigint();
+    let admitted: (() => void) | null = null;
+    if (this.limiter) {
+      const a = await this.limiter.admit();
+      if (isLimitRefusal(a)) {
+        this.sink.sendError(replyError(a.chCode, a.message));
+        this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: a.chCode });
+        return;
+      }
+      admitted = a;
+    }
+    let queryBytes: readonly Buffer[];
     try {
-      lease = await this.lease(route)();
+      queryBytes =
+        this.settings.size > 0 || injected.length > 0
+          ? [rewriteQuery(q, mergeSettings(this.settings, q.settings, injected), this.revision)]
+          : p.chunks;
     } catch (e) {
+      admitted?.();
       this.sink.sendError(e);
       this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: toReplyError(e).chCode });
       return;
     }
-    if (this.closed) {
-      lease.pool.release(lease.conn, true);
-      return;
-    }
-    this.execute(p, q, cls, lease, route, started);
+    this.attempt = {
+      q, cls, route, group, started, queryBytes, admitted,
+      tried: new Set(),
+      retriesLeft: route === 'reader' ? config.routing.retries : 0,
+      retriable: route === 'reader',
+      replay: [],
+      replayBytes: 0,
+    };
+    return this.runAttempt(this.attempt);
   }
 
-  private execute(p: FramedPacket, q: ClientQuery, cls: Classification, lease: Lease, route: Route, started: bigint): void {
-    const { config } = this.deps;
-    let queryBytes: readonly Buffer[];
-    try {
-      queryBytes = this.settings.size > 0 ? [rewriteQuery(q, mergeSettings(this.settings, q.settings), this.revision)] : p.chunks;
-    } catch (e) {
-      lease.pool.release(lease.conn, true);
-      this.sink.sendError(e);
+  /** One try of a query on one backend; reads that fail before any byte reached the client try another reader. */
+  private async runAttempt(at: Attempt): Promise<void> {
+    const { router, health } = this.deps;
+    for (;;) {
+      const pick = router.pick(at.route, at.group, at.tried);
+      if ('chCode' in pick) return this.endAttempt(at, pick);
+      const target = pick.target;
+      const pool = this.poolFor(target, pick.route, this.database);
+      let conn: BackendConnection;
+      try {
+        conn = await pool.checkout();
+      } catch (e) {
+        if (isBackendFault(e)) health?.reportFailure(target, (e as Error).message);
+        at.tried.add(target.name);
+        if (at.retriable && at.retriesLeft > 0 && isBackendFault(e)) {
+          at.retriesLeft--;
+          continue;
+        }
+        return this.endAttempt(at, e);
+      }
+      if (this.closed) {
+        pool.release(conn, true);
+        at.admitted?.();
+        return;
+      }
+      const lease: Lease = { conn, pool, pinned: false, target, group: at.group };
+      router.acquire(at.group, target);
+      at.tried.add(target.name);
+      this.execute(at, lease, pick.route);
       return;
     }
+  }
+
+  private endAttempt(at: Attempt, err: unknown): void {
+    if (this.attempt === at) this.attempt = null;
+    at.admitted?.();
+    this.sink.sendError(err);
+    this.deps.events.queryDone(at.route, seconds(at.started), { origin: 'proxy', code: toReplyError(err).chCode });
+  }
+
+  private execute(at: Attempt, lease: Lease, route: Route): void {
+    const { config, router, health } = this.deps;
+    const { q, cls } = at;
     this.runRoute = route;
-    this.runStarted = started;
+    this.runStarted = at.started;
     const run = new QueryRun(
       lease.conn,
       this.sink,
@@ -375,15 +511,30 @@ export class ClientSession {
         resultBuffering: lease.pinned ? 'stream' : config.resultBuffering,
         bufferMaxBytes: config.bufferMaxBytes,
         drainTimeoutMs: config.drainTimeoutMs,
+        retriable: !lease.pinned && at.retriable && at.retriesLeft > 0,
       },
       {
         onClientDataPhase: () => {
           this.clientDataOpen = true;
         },
         clientDataOpen: () => this.clientDataOpen,
+        onRetry: (err) => {
+          // Nothing reached the client: try another reader with the same Query and client data.
+          if (this.run === run) this.run = null;
+          health?.reportFailure(lease.target, err.message);
+          router.release(lease.group, lease.target);
+          lease.pool.release(lease.conn, false);
+          at.retriesLeft--;
+          void this.runAttempt(at).then(() => this.pump());
+        },
         onDone: ({ reusable, verify, error }) => {
           if (this.run === run) this.run = null;
-          this.deps.events.queryDone(route, seconds(started), error);
+          if (this.attempt === at) this.attempt = null;
+          at.admitted?.();
+          if (!lease.pinned) router.release(lease.group, lease.target);
+          if (error?.origin === 'proxy' && error.code === ProxyErrorCode.NETWORK_ERROR) health?.reportFailure(lease.target, 'connection lost mid-query');
+          if (route === 'writer' && cls.kind !== 'read') this.lastWriteAt = Date.now();
+          this.deps.events.queryDone(route, seconds(at.started), error);
           if (!lease.pinned) lease.pool.release(lease.conn, reusable, verify);
           else if (this.closed) this.releasePinned();
           else if (!reusable) this.losePinned();
@@ -392,16 +543,25 @@ export class ClientSession {
       },
     );
     this.run = run;
-    run.start(q.compression, queryBytes);
+    const timeoutMs = this.user?.queryTimeoutMs ?? 0;
+    if (timeoutMs > 0) {
+      run.setTimeout(timeoutMs, () =>
+        exceptionPacket(replyError(ProxyErrorCode.TIMEOUT_EXCEEDED, `query exceeded query_timeout_ms (${timeoutMs} ms) of user ${this.user!.name}; it was cancelled`)),
+      );
+    }
+    run.start(q.compression, at.queryBytes);
+    // A retried read: the client's external tables and empty block go again.
+    for (const chunks of at.replay) run.forward({ chunks } as FramedPacket);
   }
 
-  private async runOnPinned(p: FramedPacket, q: ClientQuery, cls: Classification): Promise<void> {
+  private async runOnPinned(p: FramedPacket, q: ClientQuery, cls: Classification, injected: Setting[]): Promise<void> {
     const started = process.hrtime.bigint();
     this.deps.events.query('writer', cls.kind);
     if (!this.pinned) {
+      const target = this.deps.router.writer;
+      const pool = this.poolFor(target, 'writer', this.database);
       try {
-        const lease = await this.lease('writer')();
-        this.pinned = { ...lease, pinned: true };
+        this.pinned = { conn: await pool.checkout(), pool, pinned: true, target, group: DEFAULT_GROUP };
         this.deps.events.pinned(1);
         this.deps.log('debug', 'session pinned to a backend connection', { reason: cls.pins ?? 'pool_mode: session' });
       } catch (e) {
@@ -411,7 +571,20 @@ export class ClientSession {
       }
       if (this.closed) return this.releasePinned();
     }
-    this.execute(p, q, cls, this.pinned, 'writer', started);
+    let queryBytes: readonly Buffer[];
+    try {
+      queryBytes =
+        this.settings.size > 0 || injected.length > 0 ? [rewriteQuery(q, mergeSettings(this.settings, q.settings, injected), this.revision)] : p.chunks;
+    } catch (e) {
+      this.sink.sendError(e);
+      return;
+    }
+    const at: Attempt = {
+      q, cls, route: 'writer', group: DEFAULT_GROUP, started, queryBytes, admitted: null,
+      tried: new Set(), retriesLeft: 0, retriable: false, replay: [], replayBytes: 0,
+    };
+    this.attempt = at;
+    this.execute(at, this.pinned, 'writer');
   }
 
   private losePinned(): void {
@@ -496,6 +669,9 @@ export class ClientSession {
     if (run && !run.finished) run.abandon();
     else this.releasePinned();
     this.inbox = [];
+    this.releaseConnection?.();
+    this.releaseConnection = null;
+    if (this.attempt && !run) this.attempt.admitted?.();
     if (graceful) setTimeout(() => this.socket.destroy(), 5_000).unref();
     else if (!this.socket.destroyed) this.socket.destroy();
     this.deps.events.clientClosed();

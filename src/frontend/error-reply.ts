@@ -3,6 +3,9 @@ import { encodeServerException, ProtocolError, Writer } from '../protocol';
 /** ClickHouse error numbers the proxy itself sends (src/Common/ErrorCodes.cpp). */
 export const ProxyErrorCode = {
   UNKNOWN_DATABASE: 81,
+  IP_ADDRESS_NOT_ALLOWED: 195,
+  QUOTA_EXCEEDED: 201,
+  ACCESS_DENIED: 497,
   UNEXPECTED_PACKET_FROM_CLIENT: 101,
   TIMEOUT_EXCEEDED: 159,
   READONLY: 164,

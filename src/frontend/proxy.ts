@@ -1,9 +1,11 @@
-import { PoolManager, type PoolOptions } from '../pool';
+import { HealthMonitor, PoolManager, type HealthOptions, type PoolOptions } from '../pool';
 import { DEFAULT_LIMITS, type Limits } from '../protocol';
+import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
 import type { SessionEvents } from './client-session';
 import { listen, type Listener } from './listener';
-import { TargetChooser, type Backends } from './targets';
+import { BackendRouter, type Backends } from './targets';
+import { UserLimiters } from './user-limits';
 
 export interface ProxyOptions {
   host: string;
@@ -18,6 +20,9 @@ export interface ProxyOptions {
   limits?: Limits;
   /** Verify compressed-frame checksums in the proxy (default false: the endpoints verify them). */
   verifyChecksums?: boolean;
+  /** Active health checks and bans (null: none; passive failures are then not tracked either). */
+  health?: HealthOptions | null;
+  routing?: { retries: number; readsFallbackToWriter: boolean; readAfterWriteMs: number; rules: CompiledRule[] };
   events?: Partial<SessionEvents>;
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -26,17 +31,32 @@ export interface Proxy {
   host: string;
   port: number;
   pools: PoolManager;
+  router: BackendRouter;
+  health: HealthMonitor | null;
+  limiters: UserLimiters;
   listener: Listener;
   close(): Promise<void>;
 }
 
 const noop = () => undefined;
 
-/** Starts the native-protocol proxy: the listener, its sessions and the backend pools. */
+/** Starts the native-protocol proxy: the listener, its sessions, health checks and the backend pools. */
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const verifyChecksums = opts.verifyChecksums ?? false;
+  const routing = opts.routing ?? { retries: 1, readsFallbackToWriter: true, readAfterWriteMs: 0, rules: [] };
   const pools = new PoolManager({ ...opts.pool, limits, verifyChecksums });
+  let health: HealthMonitor | null = null;
+  if (opts.health) {
+    const targets = new BackendRouter(opts.backends, null, routing).allTargets();
+    const roles = new Map(targets.map((t) => [t.target, t.role]));
+    // Checks log in as the backend identity of the role; in pass-through mode (no identities) as `default`.
+    const probe = { user: 'default', password: '' };
+    const { readIdentity, writeIdentity } = opts.backends;
+    health = new HealthMonitor(targets, (t) => (roles.get(t) === 'reader' ? readIdentity : writeIdentity) ?? probe, opts.health);
+  }
+  const router = new BackendRouter(opts.backends, health, { readsFallbackToWriter: routing.readsFallbackToWriter });
+  const limiters = new UserLimiters();
   const events: SessionEvents = {
     query: opts.events?.query ?? noop,
     queryDone: opts.events?.queryDone ?? noop,
@@ -54,19 +74,27 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       drainTimeoutMs: opts.pool.drainTimeoutMs,
       limits,
       verifyChecksums,
+      routing: { retries: routing.retries, readAfterWriteMs: routing.readAfterWriteMs, rules: routing.rules },
     },
     pools,
-    chooser: new TargetChooser(opts.backends),
+    router,
+    health,
+    limiters,
     events,
     log: opts.log ?? noop,
   });
+  health?.start();
   return {
     host: opts.host,
     port: listener.port,
     pools,
+    router,
+    health,
+    limiters,
     listener,
     async close() {
       await listener.close();
+      await health?.close();
       await pools.close();
     },
   };

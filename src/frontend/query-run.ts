@@ -9,9 +9,16 @@ export interface QueryRunOptions {
   resultBuffering: 'stream' | 'buffer';
   bufferMaxBytes: number;
   drainTimeoutMs: number;
+  /** A failure before any byte reached the client may be retried elsewhere (reads only, issue 4 failover). */
+  retriable: boolean;
 }
 
 export interface QueryRunHooks {
+  /**
+   * The backend failed before any byte of the result reached the client and the run is
+   * retriable: the caller runs the query again elsewhere (the client sees nothing of this one).
+   */
+  onRetry?(err: ProxyError): void;
   /** The server sent the INSERT header: the client now sends data blocks until an empty one. */
   onClientDataPhase(): void;
   /** Whether the client still owes the end of a data phase (an empty Data block). */
@@ -34,6 +41,11 @@ export class QueryRun {
   private buffered: FramedPacket[] | null;
   private bufferedBytes = 0;
   private waitingForDrain = false;
+  /** Some byte of this query's result has been written to the client: no retry from here on. */
+  private sentToClient = false;
+  /** The proxy's query timeout fired: the client got Exception 159; the rest of the result is drained. */
+  private timedOut = false;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly conn: BackendConnection,
@@ -68,6 +80,30 @@ export class QueryRun {
     if (!this.conn.write(p.chunks)) this.client.pauseUntil((resume) => this.conn.whenWritable(resume));
   }
 
+  /**
+   * The proxy's own query timeout (a user's query_timeout_ms): Cancel goes to the backend, the
+   * client gets Exception 159 at once, and what the server still sends is read and dropped until
+   * EndOfStream, so the connection stays reusable.
+   */
+  setTimeout(ms: number, error: () => Buffer): void {
+    if (ms <= 0) return;
+    this.timer = setTimeout(() => {
+      if (this.done || this.timedOut) return;
+      this.timedOut = true;
+      this.flushBuffered();
+      this.buffered = null;
+      this.client.write([error()]);
+      this.sentToClient = true;
+      if (!this.cancelled) {
+        this.cancelled = true;
+        this.conn.sendCancel();
+      }
+      // Whatever the client's socket still holds, the backend must be read to the end now.
+      this.conn.resume();
+    }, ms);
+    this.timer.unref();
+  }
+
   /** The client's Cancel: forwarded at once; the relay goes on until EndOfStream (native-protocol.md §9.3). */
   cancel(): void {
     if (this.done || this.cancelled) return;
@@ -82,6 +118,7 @@ export class QueryRun {
   abandon(): void {
     if (this.done) return;
     this.done = true;
+    if (this.timer) clearTimeout(this.timer);
     const conn = this.conn;
     conn.onPacket = null;
     conn.onFailure = null;
@@ -95,6 +132,11 @@ export class QueryRun {
 
   private onServerPacket(p: FramedPacket): void {
     if (this.done) return;
+    if (this.timedOut) {
+      // The client already has its Exception: drain to the end of the query.
+      if (p.code === ServerCode.EndOfStream || p.code === ServerCode.Exception) this.finish(p, false);
+      return;
+    }
     if (p.code === ServerCode.Data && this.opts.insertExpectsData && !this.headerSeen) {
       this.headerSeen = true;
       this.hooks.onClientDataPhase();
@@ -127,6 +169,7 @@ export class QueryRun {
   }
 
   private send(chunks: readonly Buffer[]): void {
+    this.sentToClient = true;
     if (!this.client.write(chunks) && !this.waitingForDrain) {
       // One wait per stall, however many packets are written before the drain.
       this.waitingForDrain = true;
@@ -138,8 +181,9 @@ export class QueryRun {
     }
   }
 
-  private finish(last: FramedPacket): void {
+  private finish(last: FramedPacket, forward = true): void {
     this.done = true;
+    if (this.timer) clearTimeout(this.timer);
     const conn = this.conn;
     conn.onPacket = null;
     conn.onFailure = null;
@@ -159,15 +203,26 @@ export class QueryRun {
       for (const p of packets) this.client.write(p.chunks);
       return;
     }
-    this.send(last.chunks);
-    this.hooks.onDone({ reusable, verify, error });
+    if (forward) this.send(last.chunks);
+    this.hooks.onDone({ reusable, verify, error: this.timedOut ? { origin: 'proxy', code: 159 } : error });
   }
 
   private onBackendFailure(err: ProxyError): void {
     if (this.done) return;
     this.done = true;
+    if (this.timer) clearTimeout(this.timer);
     this.conn.onPacket = null;
     this.conn.onFailure = null;
+    if (this.opts.retriable && !this.sentToClient && !this.timedOut && this.hooks.onRetry) {
+      // Nothing reached the client (a buffered result is dropped): run it again elsewhere.
+      this.buffered = null;
+      this.hooks.onRetry(err);
+      return;
+    }
+    if (this.timedOut) {
+      this.hooks.onDone({ reusable: false, error: { origin: 'proxy', code: 159 } });
+      return;
+    }
     this.flushBuffered();
     this.buffered = null;
     // Packets are forwarded whole, so the client's stream is at a packet boundary: an Exception fits.

@@ -1,4 +1,4 @@
-/** The admin HTTP server: `GET /health` and `GET /metrics`. Nothing else is served. */
+/** The admin HTTP server: `GET /health`, `GET /metrics` and `GET /status`. Nothing else is served. */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './registry';
@@ -11,6 +11,11 @@ export interface AdminServerOptions {
   readonly metrics: Metrics;
   /** /health answers 200 while this is true, 503 otherwise (starting up, draining). */
   readonly isReady: () => boolean;
+  /**
+   * `GET /status` answers this value as JSON (a promise is awaited; Maps become objects, Sets arrays,
+   * bigints strings). Without it, /status is 404.
+   */
+  readonly status?: () => unknown;
 }
 
 /** A started admin server. */
@@ -58,9 +63,26 @@ function handle(opts: AdminServerOptions, req: IncomingMessage, res: ServerRespo
       (text) => reply(res, 200, opts.metrics.contentType, text),
       (err: unknown) => reply(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${String(err)}\n`),
     );
+  } else if (req.method === 'GET' && path === '/status' && opts.status !== undefined) {
+    const status = opts.status;
+    // A throwing or rejecting status(), or a value JSON cannot write (a cycle), is a 500, never a crash.
+    new Promise<unknown>((resolve) => resolve(status()))
+      .then((value) => `${JSON.stringify(value, jsonReplacer, 2) ?? 'null'}\n`)
+      .then(
+        (body) => reply(res, 200, 'application/json; charset=utf-8', body),
+        (err: unknown) => reply(res, 500, 'text/plain; charset=utf-8', `status failed: ${String(err)}\n`),
+      );
   } else {
     reply(res, 404, 'text/plain; charset=utf-8', 'not found');
   }
+}
+
+/** JSON.stringify cannot write Map, Set or bigint; status objects may well hold them. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Map) return Object.fromEntries(value);
+  if (value instanceof Set) return [...value];
+  if (typeof value === 'bigint') return value.toString();
+  return value;
 }
 
 function reply(res: ServerResponse, status: number, contentType: string, body: string): void {

@@ -26,3 +26,14 @@ export {
   type PoolManagerOptions,
 } from './pool-manager';
 export { runQuery, encodeSimpleQuery, decodeFramedBlock, type QueryResult } from './backend-query';
+export {
+  HealthMonitor,
+  DEFAULT_REPLICA_DELAY_QUERY,
+  type HealthOptions,
+  type BackendStatus,
+  type HealthEvents,
+  type UnbanCause,
+  type ReplicaHealth,
+  type MonitoredBackend,
+} from './health';
+export { Balancer, type WeightedTarget } from './balancer';

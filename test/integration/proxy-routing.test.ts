@@ -7,7 +7,7 @@
  * Who ran a query: 18.16 has no currentUser(), so a query reports its own backend account with
  * `(SELECT any(user) FROM system.processes WHERE query LIKE '%<marker>%')` (the query's own text carries the marker).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -44,6 +44,7 @@ let gh: Gatehouse;
 let tmpDir: string;
 const extra: Gatehouse[] = [];
 
+const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const hostPort = (n: ClickHouseServer) => `127.0.0.1:${n.tcpPort}`;
 const marker = (what: string) => `mk-${what}-${randomUUID().slice(0, 8)}`;
 const userOf = (mk: string) => `(SELECT any(user) FROM system.processes WHERE query LIKE '%${mk}%')`;
@@ -60,8 +61,9 @@ function identitiesYaml(readers: readonly ClickHouseServer[], extraYaml = ''): s
     `writer: "${hostPort(cluster.writer)}"`,
     `readers: [${readers.map((r) => `"${hostPort(r)}"`).join(', ')}]`,
     'users:',
-    `  - { name: ${APP.name}, password: ${APP.password} }`,
-    `  - { name: ${VIEWER.name}, password: ${VIEWER.password}, readonly: true }`,
+    // A config file holds proxy users' password hashes, never the passwords (issue 4).
+    `  - { name: ${APP.name}, password_sha256_hex: ${sha256Hex(APP.password)} }`,
+    `  - { name: ${VIEWER.name}, password_sha256_hex: ${sha256Hex(VIEWER.password)}, readonly: true }`,
     `read_user: { name: ${cluster.users.reader.name}, password: ${cluster.users.reader.password} }`,
     `write_user: { name: ${cluster.users.writer.name}, password: ${cluster.users.writer.password} }`,
     extraYaml,

@@ -5,6 +5,11 @@ import { ConfigError, loadConfig } from '../../../src/config';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 
+const PLAIN =
+  'a plain password is not allowed in a config file: set password_sha256_hex (echo -n PASSWORD | sha256sum) ' +
+  'or password_env (the name of an environment variable holding it)';
+const NETWORK = 'expected an IPv4 or IPv6 network (10.0.0.0/8, ::1/128) or address, got';
+
 // {FILE} stands for the fixture's path.
 const EXPECTED: Record<string, string> = {
   'bad.admin-same-as-listen.yaml': 'admin: must differ from listen (127.0.0.1:9000)',
@@ -18,8 +23,7 @@ const EXPECTED: Record<string, string> = {
     'writer: environment variable GH_WRITER_HOST is not set',
     'read_user.password: environment variable GH_READ_PASSWORD is not set',
     'write_user.password: environment variable GH_WRITE_PASSWORD is not set',
-    'users.0.password: environment variable APP_PASSWORD is not set',
-    'users.0.password: environment variable APP_SUFFIX is not set',
+    'users.0.password_env: environment variable APP_PASSWORD is not set',
   ].join('\n'),
   'bad.half-identity.yaml': 'write_user: required when read_user is set',
   'bad.host-port.yaml': [
@@ -71,8 +75,76 @@ const EXPECTED: Record<string, string> = {
   'bad.unknown-top-key.yaml': 'listn: unknown key',
   'bad.user-hash.yaml': 'users.0.password_sha256_hex: expected 64 hex digits (SHA-256)',
   'bad.user-password.yaml': [
-    'users.0: set exactly one of password, password_sha256_hex',
-    'users.1: set exactly one of password, password_sha256_hex',
+    `users.0.password: ${PLAIN}`,
+    `users.3.password: ${PLAIN}`,
+    'users.2.password_env: environment variable HASH_AND_ENV_PASSWORD is not set',
+    'users.1: set exactly one of password_sha256_hex, password_env',
+    'users.2: set exactly one of password_sha256_hex, password_env',
+  ].join('\n'),
+  'bad.readers.yaml': [
+    'readers.1.weight: must be >= 1',
+    'readers.2.address: expected HOST:PORT, got "nope"',
+    'readers.3.wieght: unknown key',
+    'readers.4.weight: expected number, got string',
+    'readers.5: expected string or object, got number',
+    'readers.6.address: required',
+    'readers.7.name: expected letters, digits, _, . or -',
+  ].join('\n'),
+  'bad.groups.yaml': [
+    'groups.default: "default" is reserved (default, writer, readers)',
+    'groups.readers: "readers" is reserved (default, writer, readers)',
+    'groups.two words: a group name has letters, digits, _, . or - only',
+    'readers.1.name: duplicate backend name "reader1" (also readers.0)',
+    'groups.us.readers.0.name: duplicate backend name "writer" (also writer)',
+    'groups.eu.readers.0.name: duplicate backend name "us.reader2" (also groups.us.readers.1)',
+  ].join('\n'),
+  'bad.group-shape.yaml': [
+    'groups.eu.writer: required',
+    'groups.us.readers: expected array, got string',
+    'groups.us.extra: unknown key',
+    'groups.asia: expected object, got string',
+  ].join('\n'),
+  'bad.health.yaml': [
+    'health.interval_ms: must be >= 1',
+    'health.failures_to_ban: must be >= 1',
+    'health.max_replica_delay_s: must be >= 0',
+    'health.replica_delay_query: must not be empty',
+    'health.interval: unknown key',
+    'health.max_ban_ms: must be >= health.ban_ms (10000)',
+  ].join('\n'),
+  'bad.routing.yaml': [
+    'routing.retries: must be >= 0',
+    'routing.read_after_write_ms: expected integer, got float',
+    'routing.rules.0.match.pattern: Invalid regular expression: /FROM (events/: Unterminated group',
+    'routing.rules.1.match.kind: expected one of read | write | session | unknown, got "select"',
+    'routing.rules.3: set exactly one of target, deny, settings (got target and deny)',
+    'routing.rules.4.match.usr: unknown key',
+    'routing.rules.4: set exactly one of target, deny, settings (got none)',
+    'routing.rules.5.settings: must not be empty',
+    'routing.rules.6.settings.max-threads: expected a setting name (letters, digits, _)',
+    'routing.rules.6.settings.max_memory_usage: expected string or number or boolean, got object',
+    'routing.rules.7: set exactly one of target, deny, settings (got target and settings)',
+  ].join('\n'),
+  'bad.rule-target.yaml': [
+    'routing.rules.1.target: unknown target "nowhere": expected writer, readers or a group (analytics)',
+    'routing.rules.2.target: unknown target "Writer": expected writer, readers or a group (analytics)',
+  ].join('\n'),
+  'bad.user-limits.yaml': [
+    'users.0.password_env: expected an environment variable name (letters, digits, _)',
+    `users.0.networks.0: ${NETWORK} "10.0.0.0/33"`,
+    `users.0.networks.2: ${NETWORK} "fe80::1%eth0"`,
+    `users.0.networks.4: ${NETWORK} "2001:db8::/129"`,
+    `users.0.networks.5: ${NETWORK} "localhost"`,
+    `users.0.networks.6: ${NETWORK} "10.0.0.0/8/8"`,
+    'users.0.database: must not be empty',
+    'users.0.max_connections: must be >= 1',
+    'users.0.max_queries_per_second: must be > 0',
+    'users.0.query_timeout_ms: must be >= 1',
+    'users.0.queue_size: needs max_concurrent_queries (the queue holds queries waiting for one of those slots)',
+    'users.1.networks: must not be empty (leave networks out to allow any address)',
+    'users.1.settings.max_threads: expected string or number or boolean, got array',
+    'users.1.queue_size: must be >= 0',
+    'users.1.queue_timeout_ms: must be >= 1',
   ].join('\n'),
   'bad.users-without-identities.yaml': [
     'read_user: required when users are set (the proxy logs in to the backends as it)',

@@ -4,7 +4,24 @@ import * as path from 'node:path';
 import { ConfigError, loadConfig, type GatehouseConfig, type FlagValues } from '../../../src/config';
 
 const GOOD = path.join(__dirname, 'fixtures', 'good.full.yaml');
-const GOOD_ENV = { GH_READ_PASSWORD: 'r-pass', GH_WRITE_PASSWORD: 'w-pass', GH_MIN_IDLE: '3' };
+const GOOD_ENV = {
+  GH_READ_PASSWORD: 'r-pass',
+  GH_WRITE_PASSWORD: 'w-pass',
+  GH_MIN_IDLE: '3',
+  GH_APP_PASSWORD: 'secret',
+  GH_APP_READ_PASSWORD: 'ar-pass',
+};
+/** What a user without limits or settings gets. */
+const USER_DEFAULTS = { readonly: false, settings: {}, queue_size: 0, queue_timeout_ms: 5000 } as const;
+const HEALTH_DEFAULTS = {
+  interval_ms: 2000,
+  timeout_ms: 1000,
+  failures_to_ban: 3,
+  ban_ms: 5000,
+  max_ban_ms: 60000,
+  max_replica_delay_s: null,
+  replica_delay_query: 'SELECT max(absolute_delay) FROM system.replicas',
+};
 
 let dir: string;
 beforeAll(() => {
@@ -36,6 +53,9 @@ describe('defaults', () => {
       listen: '127.0.0.1:9000',
       writer: '10.0.0.1:9000',
       readers: [],
+      groups: {},
+      health: HEALTH_DEFAULTS,
+      routing: { retries: 1, reads_fallback_to_writer: true, read_after_write_ms: 0, rules: [] },
       users: [],
       pool: {
         mode: 'query',
@@ -66,12 +86,58 @@ describe('a full file', () => {
       listen: '0.0.0.0:9000',
       admin: '127.0.0.1:9363',
       writer: 'ch-writer:9000',
-      readers: ['ch-reader-1:9000', '[::1]:9001'],
+      readers: [
+        { name: 'reader1', address: 'ch-reader-1:9000', weight: 1 },
+        { name: 'r-local', address: '[::1]:9001', weight: 3 },
+      ],
+      groups: {
+        analytics: {
+          writer: 'an-writer:9000',
+          readers: [
+            { name: 'analytics.reader1', address: 'an-reader:9000', weight: 1 },
+            { name: 'analytics.reader2', address: 'an-reader-2:9000', weight: 2 },
+          ],
+        },
+      },
+      health: {
+        interval_ms: 500,
+        timeout_ms: 250,
+        failures_to_ban: 2,
+        ban_ms: 1000,
+        max_ban_ms: 30000,
+        max_replica_delay_s: 1.5,
+        replica_delay_query: 'SELECT 0',
+      },
+      routing: {
+        retries: 2,
+        reads_fallback_to_writer: false,
+        read_after_write_ms: 2000,
+        rules: [
+          { match: { user: 'dashboards' }, settings: { max_execution_time: 30, use_uncompressed_cache: true } },
+          { match: { kind: 'write', database: 'audit' }, deny: 'audit is append-only through the loader' },
+          { match: { pattern: 'FROM events_\\w+' }, target: 'analytics' },
+        ],
+      },
       users: [
-        { name: 'app', password: 'secret', readonly: false },
+        {
+          name: 'app',
+          password_env: 'GH_APP_PASSWORD',
+          readonly: false,
+          networks: ['10.0.0.0/8', '::1/128', '192.168.1.7'],
+          database: 'shop',
+          read_user: { name: 'app_reader', password: 'ar-pass' },
+          settings: { max_threads: 4, join_algorithm: 'hash' },
+          max_connections: 50,
+          max_concurrent_queries: 8,
+          queue_size: 16,
+          queue_timeout_ms: 2000,
+          max_queries_per_second: 100,
+          query_timeout_ms: 60000,
+        },
         {
           name: 'dashboards',
           password_sha256_hex: '2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b',
+          ...USER_DEFAULTS,
           readonly: true,
         },
       ],
@@ -116,10 +182,13 @@ describe('flags over the file', () => {
 
   it('replace whole lists (a repeated flag is the new list)', () => {
     const cfg = load({ reader: ['r1:9000', 'r2:9000'], user: ['alice:pw', 'bob:p:w:'] });
-    expect(cfg.readers).toEqual(['r1:9000', 'r2:9000']);
+    expect(cfg.readers).toEqual([
+      { name: 'reader1', address: 'r1:9000', weight: 1 },
+      { name: 'reader2', address: 'r2:9000', weight: 1 },
+    ]);
     expect(cfg.users).toEqual([
-      { name: 'alice', password: 'pw', readonly: false },
-      { name: 'bob', password: 'p:w:', readonly: false }, // only the first colon splits
+      { name: 'alice', password: 'pw', ...USER_DEFAULTS },
+      { name: 'bob', password: 'p:w:', ...USER_DEFAULTS }, // only the first colon splits
     ]);
     expect(load({ reader: [] }).readers).toEqual([]);
   });
@@ -135,8 +204,8 @@ describe('flags over the file', () => {
       flags: { writer: 'w:9000', reader: ['r:9000'], user: ['app:x'], readUser: 'ro:a', writeUser: 'rw:b' },
       env: {},
     });
-    expect(cfg.users).toEqual([{ name: 'app', password: 'x', readonly: false }]);
-    expect(cfg.readers).toEqual(['r:9000']);
+    expect(cfg.users).toEqual([{ name: 'app', password: 'x', ...USER_DEFAULTS }]);
+    expect(cfg.readers).toEqual([{ name: 'reader1', address: 'r:9000', weight: 1 }]);
   });
 
   it('are validated with the file, all issues at once, at the path they set', () => {
@@ -180,20 +249,31 @@ describe('${VAR} interpolation', () => {
         'write_user:',
         '  name: w',
         '  password: ${BOOLEAN_SECRET}',
+        'readers: [{ address: "r:9000", weight: "${N}" }]',
         'users:',
         '  - name: u',
-        '    password: ${NUMERIC_SECRET}',
+        '    password_env: U_PASSWORD',
+        '    database: ${NUMERIC_SECRET}',
         '    readonly: ${RO}',
+        '    max_connections: ${N}',
+        '    settings: { max_threads: "${N}", log_queries: "${RO}" }',
         'pool:',
         '  min_idle: ${N}',
         '  max_size: "${N}"',
         'limits: { max_columns: "${N}" }',
+        'health: { max_replica_delay_s: "${N}" }',
+        'routing: { reads_fallback_to_writer: "${RO}" }',
       ].join('\n'),
     );
-    const cfg = loadConfig({ file, flags: {}, env: { PORT: '9000', N: '4', NUMERIC_SECRET: '123', BOOLEAN_SECRET: 'true', RO: 'true' } });
+    const env = { PORT: '9000', N: '4', NUMERIC_SECRET: '123', BOOLEAN_SECRET: 'true', RO: 'true', U_PASSWORD: 'p' };
+    const cfg = loadConfig({ file, flags: {}, env });
     expect(cfg.writer).toBe('w:9000');
     expect([cfg.pool.min_idle, cfg.pool.max_size, cfg.limits.max_columns]).toEqual([4, 4, 4]);
-    expect(cfg.users[0]).toEqual({ name: 'u', password: '123', readonly: true });
+    expect([cfg.readers[0]!.weight, cfg.users[0]!.max_connections, cfg.health.max_replica_delay_s]).toEqual([4, 4, 4]);
+    expect(cfg.routing.reads_fallback_to_writer).toBe(true);
+    // A setting may be text, a number or a boolean: what comes from the environment stays text.
+    expect(cfg.users[0]!.settings).toEqual({ max_threads: '4', log_queries: 'true' });
+    expect(cfg.users[0]).toMatchObject({ name: 'u', database: '123', readonly: true });
     expect(cfg.read_user?.password).toBe('123');
     expect(cfg.write_user?.password).toBe('true');
   });

@@ -2,23 +2,36 @@ import * as path from 'node:path';
 import { describeConfig, loadConfig, redactConfig } from '../../../src/config';
 
 const GOOD = path.join(__dirname, 'fixtures', 'good.full.yaml');
-const SECRETS = ['secret', 'r-pass', 'w-pass', '2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b'];
+const SECRETS = ['r-pass', 'w-pass', 'ar-pass', '2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b'];
+const ENV = {
+  GH_READ_PASSWORD: 'r-pass',
+  GH_WRITE_PASSWORD: 'w-pass',
+  GH_MIN_IDLE: '1',
+  GH_APP_PASSWORD: 'secret',
+  GH_APP_READ_PASSWORD: 'ar-pass',
+};
 
 function load() {
-  return loadConfig({ file: GOOD, flags: {}, env: { GH_READ_PASSWORD: 'r-pass', GH_WRITE_PASSWORD: 'w-pass', GH_MIN_IDLE: '1' } });
+  return loadConfig({ file: GOOD, flags: {}, env: ENV });
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<T> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as unknown as Partial<T>;
 }
 
 describe('redactConfig', () => {
   it('masks every password and password hash, and nothing else', () => {
     const cfg = load();
     const red = redactConfig(cfg);
-    expect(red.users).toEqual([
-      { name: 'app', password: '***', readonly: false },
-      { name: 'dashboards', password_sha256_hex: '***', readonly: true },
+    expect(red.users.map((u) => [u.name, u.password, u.password_sha256_hex, u.password_env, u.read_user])).toEqual([
+      // The name of a password variable is not a secret; its value never enters the configuration.
+      ['app', undefined, undefined, 'GH_APP_PASSWORD', { name: 'app_reader', password: '***' }],
+      ['dashboards', undefined, '***', undefined, undefined],
     ]);
     expect(red.read_user).toEqual({ name: 'gh_reader', password: '***' });
     expect(red.write_user).toEqual({ name: 'gh_writer', password: '***' });
-    expect({ ...red, users: cfg.users, read_user: cfg.read_user, write_user: cfg.write_user }).toEqual(cfg);
+    const unmasked = red.users.map((u, i) => ({ ...u, ...pick(cfg.users[i]!, ['password_sha256_hex', 'read_user']) }));
+    expect({ ...red, users: unmasked, read_user: cfg.read_user, write_user: cfg.write_user }).toEqual(cfg);
     const text = JSON.stringify(red);
     for (const s of SECRETS) expect(text).not.toContain(s);
   });
@@ -28,6 +41,12 @@ describe('redactConfig', () => {
     const before = JSON.stringify(cfg);
     redactConfig(cfg);
     expect(JSON.stringify(cfg)).toBe(before);
+  });
+
+  it('masks a plain password given by --user', () => {
+    const cfg = loadConfig({ flags: { writer: 'w:9000', user: ['app:secret'], readUser: 'ro', writeUser: 'rw' }, env: {} });
+    expect(redactConfig(cfg).users[0]!.password).toBe('***');
+    expect(JSON.stringify(redactConfig(cfg))).not.toContain('secret');
   });
 
   it('keeps an empty backend password empty (nothing to hide, and it shows none is set)', () => {
@@ -41,7 +60,8 @@ describe('describeConfig', () => {
   it('is one line with the essentials and no secrets', () => {
     const line = describeConfig(load());
     expect(line).toBe(
-      'listen=0.0.0.0:9000 admin=127.0.0.1:9363 writer=ch-writer:9000 readers=[ch-reader-1:9000,[::1]:9001] ' +
+      'listen=0.0.0.0:9000 admin=127.0.0.1:9363 writer=ch-writer:9000 readers=[ch-reader-1:9000,[::1]:9001*3] ' +
+        'groups=analytics(writer=an-writer:9000,readers=[an-reader:9000,an-reader-2:9000*2]) rules=3 ' +
         'users=app,dashboards(readonly) read_user=gh_reader write_user=gh_writer pool=session(min_idle=1,max_size=20) ' +
         'streaming=buffer limits=max_string_bytes=1048576,max_columns=1000 log_level=debug',
     );
