@@ -118,8 +118,18 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
-  proxy.health?.on('ban', (s) => log.warn({ backend: s.name, address: s.address, reason: s.banReason, until: s.bannedUntil }, 'backend banned'));
-  proxy.health?.on('unban', (s, cause) => log.info({ backend: s.name, address: s.address, cause }, 'backend back in rotation'));
+  // One warning per outage; renewals of a ban while the backend stays down are debug lines.
+  const banned = new Set<string>();
+  proxy.health?.on('ban', (s) => {
+    const fields = { backend: s.name, address: s.address, reason: s.banReason, until: s.bannedUntil };
+    if (banned.has(s.name)) log.debug(fields, 'backend ban renewed');
+    else log.warn(fields, 'backend banned');
+    banned.add(s.name);
+  });
+  proxy.health?.on('unban', (s, cause) => {
+    banned.delete(s.name);
+    log.info({ backend: s.name, address: s.address, cause }, 'backend back in rotation');
+  });
   proxy.listener.onConnection = () => {
     metrics.clientConnections.inc();
     metrics.clientConnectionsTotal.inc();
