@@ -35,7 +35,7 @@ export const proxyUserSchema = z
     /** Backend identities for this user's reads and writes, over the global read_user / write_user. */
     read_user: backendUserSchema.optional(),
     write_user: backendUserSchema.optional(),
-    /** Settings injected into every query of this user (the query's own settings win). */
+    /** Settings injected into every query of this user: they win over the client's settings, and a query or SET that tries to change one is refused (452). */
     settings: settingsMap.default({}),
     /** Client connections open at once as this user. */
     max_connections: optionalCount(),

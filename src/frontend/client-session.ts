@@ -17,7 +17,7 @@ import {
   type Setting,
   encodeServerPacket,
 } from '../protocol';
-import { classify, evaluateRules, type Classification, type CompiledRule } from '../router';
+import { classify, evaluateRules, settingsClauseNames, type Classification, type CompiledRule } from '../router';
 import { authenticate, type ProxyUser } from './auth';
 import { ClientSink } from './client-sink';
 import { exceptionPacket, ProxyErrorCode, replyError, toReplyError } from './error-reply';
@@ -85,6 +85,8 @@ interface Attempt {
   /** The client's packets after the Query, to send again on a retry. */
   replay: (readonly Buffer[])[];
   replayBytes: number;
+  /** The last pick after every reader failed (writer fallback or 279) was made. */
+  fallbackTried?: boolean;
 }
 
 /** Errors that say the backend is unwell (counted by health, and worth a retry elsewhere). */
@@ -409,6 +411,17 @@ export class ClientSession {
       else if (d.target) group = d.target;
       for (const s of d.settings) injected.push({ name: s.name, value: s.value, flags: 0 });
     }
+    if (injected.length > 0) {
+      // Settings the operator enforces (user settings, rules) must not be changed by the query's own
+      // SETTINGS clause, which the server applies after the Query packet's settings, nor by SET.
+      const enforced = new Set(injected.map((s) => s.name));
+      const overridden = [...settingsClauseNames(q.query), ...(cls.session?.type === 'set' ? cls.session.settings.map((s) => s.name) : [])].find((n) => enforced.has(n));
+      if (overridden !== undefined) {
+        this.localReply('local', cls, replyError(ProxyErrorCode.SETTING_CONSTRAINT_VIOLATION,
+          `setting ${overridden} is set by the proxy's configuration for this user or statement and cannot be changed`));
+        return;
+      }
+    }
     if (this.pinned || config.poolMode === 'session' || cls.pins) {
       if (cls.session?.type === 'set') this.recordSettings(cls);
       return this.runOnPinned(p, q, cls, injected);
@@ -469,9 +482,18 @@ export class ClientSession {
       } catch (e) {
         if (isBackendFault(e)) health?.reportFailure(target, (e as Error).message);
         at.tried.add(target.name);
-        if (at.retriable && at.retriesLeft > 0 && isBackendFault(e)) {
-          at.retriesLeft--;
-          continue;
+        if (at.retriable && isBackendFault(e)) {
+          // Every reader tried: one more pick decides between the writer fallback and 279,
+          // without spending a retry.
+          const readersLeft = router.readers(at.group).some((r) => !at.tried.has(r.name));
+          if (!readersLeft && !at.fallbackTried) {
+            at.fallbackTried = true;
+            continue;
+          }
+          if (at.retriesLeft > 0) {
+            at.retriesLeft--;
+            continue;
+          }
         }
         return this.endAttempt(at, e);
       }

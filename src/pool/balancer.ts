@@ -82,32 +82,30 @@ export class Balancer {
   }
 
   private choose(candidates: WeightedTarget[]): WeightedTarget {
-    if (candidates.length === 1) return this.served(candidates[0]);
+    if (candidates.length === 1) return candidates[0];
     const a = this.draw(candidates);
     const b = this.draw(candidates.filter((r) => r !== a));
     const sa = this.score(a);
     const sb = this.score(b);
-    if (sa !== sb) return this.served(sa < sb ? a : b);
-    // A tie (typically idle readers): smooth weighted rotation, the tied reader served least
-    // relative to its weight; sequential queries then alternate exactly by weight.
+    if (sa !== sb) return sa < sb ? a : b;
+    // A tie (typically idle readers): smooth weighted round robin over the tied readers (nginx's
+    // algorithm), so sequential queries alternate by weight. Its state is bounded by the weights:
+    // a reader that was away does not owe or get owed a backlog when it returns.
+    const tied = candidates.filter((r) => this.score(r) === sa);
+    let total = 0;
     let best: WeightedTarget | null = null;
-    for (const r of candidates) {
-      if (this.score(r) !== sa) continue;
-      if (!best || this.servedCount(r) / r.weight < this.servedCount(best) / best.weight) best = r;
+    for (const r of tied) {
+      const cw = (this.current.get(r.target.name) ?? 0) + r.weight;
+      this.current.set(r.target.name, cw);
+      total += r.weight;
+      if (!best || cw > (this.current.get(best.target.name) ?? 0)) best = r;
     }
-    return this.served(best!);
+    this.current.set(best!.target.name, (this.current.get(best!.target.name) ?? 0) - total);
+    return best!;
   }
 
-  private readonly servedCounts = new Map<string, number>();
-
-  private servedCount(r: WeightedTarget): number {
-    return this.servedCounts.get(r.target.name) ?? 0;
-  }
-
-  private served(r: WeightedTarget): WeightedTarget {
-    this.servedCounts.set(r.target.name, this.servedCount(r) + 1);
-    return r;
-  }
+  /** Smooth weighted round robin's current weights (only tie picks move them). */
+  private readonly current = new Map<string, number>();
 
   /** One candidate drawn with probability proportional to its weight. */
   private draw(candidates: WeightedTarget[]): WeightedTarget {

@@ -8,3 +8,4 @@ export type { Token, LexErrorReason, TokenizeOptions } from './lexer';
 export { normalizeSql } from './normalize';
 export { compileRules, evaluateRules } from './rules';
 export type { RuleSpec, RuleSetting, CompiledRule, RuleContext, RuleDecision } from './rules';
+export { settingsClauseNames } from './settings-clause';

@@ -20,11 +20,19 @@ export interface Gatehouse {
 
 /**
  * Starts `gatehouse serve` as its own process (as an operator runs it), waits for its ready line
- * and returns the port it listens on. `--listen 127.0.0.1:0` picks a free port.
+ * and returns the port it listens on. `--listen 127.0.0.1:0` picks a free port. `env` adds variables to the
+ * proxy's environment (e.g. for users with `password_env`).
  */
-export async function startGatehouse(args: string[], timeoutMs = 15_000): Promise<Gatehouse> {
+export async function startGatehouse(args: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<Gatehouse> {
   const full = ['serve', '--listen', '127.0.0.1:0', ...args];
-  const proc = spawnTracked({ kind: 'gatehouse', command: process.execPath, args: [GATEHOUSE_CLI, ...full], stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawnTracked({
+    kind: 'gatehouse',
+    command: process.execPath,
+    args: [GATEHOUSE_CLI, ...full],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Extra variables on top of the test's own environment (password_env users).
+    env: env ? { ...process.env, ...env } : undefined,
+  });
   let out = '';
   proc.child.stdout!.on('data', (d) => (out += d));
   proc.child.stderr!.on('data', (d) => (out += d));
