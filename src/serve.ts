@@ -118,16 +118,22 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
+  for (const t of proxy.router.allTargets()) metrics.backendBanned.set({ backend: t.target.name }, 0);
   // One warning per outage; renewals of a ban while the backend stays down are debug lines.
   const banned = new Set<string>();
   proxy.health?.on('ban', (s) => {
     const fields = { backend: s.name, address: s.address, reason: s.banReason, until: s.bannedUntil };
     if (banned.has(s.name)) log.debug(fields, 'backend ban renewed');
-    else log.warn(fields, 'backend banned');
+    else {
+      log.warn(fields, 'backend banned');
+      metrics.backendBansTotal.inc({ backend: s.name });
+    }
     banned.add(s.name);
+    metrics.backendBanned.set({ backend: s.name }, 1);
   });
   proxy.health?.on('unban', (s, cause) => {
     banned.delete(s.name);
+    metrics.backendBanned.set({ backend: s.name }, 0);
     log.info({ backend: s.name, address: s.address, cause }, 'backend back in rotation');
   });
   proxy.listener.onConnection = () => {

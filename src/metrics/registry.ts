@@ -53,6 +53,8 @@ export class Metrics {
   readonly poolDiscardsTotal: Counter<'backend' | 'reason'>;
   /** Client sessions pinned to one backend connection (temporary tables, SET ROLE, ...). */
   readonly pinnedSessions: Gauge;
+  readonly backendBanned: Gauge<'backend'>;
+  readonly backendBansTotal: Counter<'backend'>;
   readonly bytesTotal: Counter<'direction'>;
 
   private readonly poolSources = new Set<PoolStatsSource>();
@@ -124,6 +126,18 @@ export class Metrics {
     this.pinnedSessions = new Gauge({
       name: `${PREFIX}pinned_sessions`,
       help: 'Client sessions pinned to one backend connection.',
+      registers,
+    });
+    this.backendBanned = new Gauge({
+      name: `${PREFIX}backend_banned`,
+      help: 'Whether a backend is banned by the health checks (1) or in rotation (0).',
+      labelNames: ['backend'] as const,
+      registers,
+    });
+    this.backendBansTotal = new Counter({
+      name: `${PREFIX}backend_bans_total`,
+      help: 'Times a backend was banned (renewals of a ban while it stays down not counted).',
+      labelNames: ['backend'] as const,
       registers,
     });
     this.bytesTotal = new Counter({

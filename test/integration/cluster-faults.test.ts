@@ -274,6 +274,11 @@ describe('a reader killed and restarted', () => {
     expect(summary(during.reads)).toEqual({ reader2: during.reads.length });
     const st = await waitStatus(gh, 'reader1', (s) => s.banned, 2_000);
     expect(st).toMatchObject({ banned: true, banReason: expect.stringMatching(/./) });
+    // The ban is on /metrics too.
+    const m = await gh.metrics();
+    expect(m).toMatch(/gatehouse_backend_banned\{backend="reader1"\} 1/);
+    expect(m).toMatch(/gatehouse_backend_banned\{backend="reader2"\} 0/);
+    expect(m).toMatch(/gatehouse_backend_bans_total\{backend="reader1"\} [1-9]/);
 
     await reader1.restart();
     const restarted = Date.now();

@@ -11,6 +11,8 @@ describe('Metrics', () => {
     const m = new Metrics();
     const declared = (await m.registry.getMetricsAsJSON()).map((x) => `${x.name} ${x.type}`);
     expect(declared.sort()).toEqual([
+      'gatehouse_backend_banned gauge',
+      'gatehouse_backend_bans_total counter',
       'gatehouse_bytes_total counter',
       'gatehouse_client_connections gauge',
       'gatehouse_client_connections_total counter',
