@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { BackendConnection, BackendIdentity, BackendTarget, HealthMonitor, Pool, PoolManager, ServerInfo } from '../pool';
+import type { BackendConnection, BackendIdentity, BackendTarget, Pool, ServerInfo } from '../pool';
 import {
   ClientCode,
   ClientHello,
@@ -7,7 +7,6 @@ import {
   ConnectionState,
   FramedPacket,
   Framer,
-  Limits,
   MIN_SUPPORTED_REVISION,
   negotiate,
   PROXY_MAX_REVISION,
@@ -17,83 +16,18 @@ import {
   type Setting,
   encodeServerPacket,
 } from '../protocol';
-import { classify, evaluateRules, settingsClauseNames, type Classification, type CompiledRule } from '../router';
-import { authenticate, type ProxyUser } from './auth';
+import { classify, type Classification } from '../router';
+import { planQuery } from './query-plan';
+import { isBackendFault, seconds, type Attempt, type Lease, type SessionDeps } from './session-types';
+import type { ProxyUser } from './auth';
+import { checkLogin, findServerInfo } from './login';
 import { ClientSink } from './client-sink';
 import { exceptionPacket, ProxyErrorCode, replyError, toReplyError } from './error-reply';
-import { isLimitRefusal, type UserLimiter, type UserLimiters } from './user-limits';
+import { isLimitRefusal, type UserLimiter } from './user-limits';
 import { Failure, InternalQueries } from './internal-queries';
 import { QueryRun } from './query-run';
 import { mergeSettings, rewriteQuery } from './query-rewrite';
-import { BackendRouter, DEFAULT_GROUP, type Backends, type Route } from './targets';
-
-export interface SessionEvents {
-  query(route: Route | 'local', kind: string): void;
-  queryDone(route: Route | 'local', seconds: number, error?: { origin: 'backend' | 'proxy'; code: number }): void;
-  pinned(delta: 1 | -1): void;
-  clientClosed(): void;
-}
-
-export interface SessionConfig {
-  backends: Backends;
-  users: readonly ProxyUser[];
-  poolMode: 'query' | 'session';
-  resultBuffering: 'stream' | 'buffer';
-  bufferMaxBytes: number;
-  maxPendingClientBytes: number;
-  drainTimeoutMs: number;
-  limits: Limits;
-  /** Verify compressed-frame checksums of relayed client data (the backend verifies them anyway). */
-  verifyChecksums: boolean;
-  routing: { retries: number; readAfterWriteMs: number; rules: CompiledRule[] };
-}
-
-export interface SessionDeps {
-  config: SessionConfig;
-  pools: PoolManager;
-  router: BackendRouter;
-  health: HealthMonitor | null;
-  limiters: UserLimiters;
-  events: SessionEvents;
-  log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
-}
-
-/** What the session lends a query: a pooled connection, or the session's pinned one. */
-interface Lease {
-  conn: BackendConnection;
-  pool: Pool;
-  pinned: boolean;
-  target: BackendTarget;
-  group: string;
-}
-
-/** One query being placed on a backend, kept across retries of a read. */
-interface Attempt {
-  q: ClientQuery;
-  cls: Classification;
-  route: Route;
-  group: string;
-  started: bigint;
-  queryBytes: readonly Buffer[];
-  /** Gives the query's slot back to the user's limiter. */
-  admitted: (() => void) | null;
-  /** Readers already tried. */
-  tried: Set<string>;
-  retriesLeft: number;
-  /** Still retriable: a read whose client data (external tables) fits in the replay buffer. */
-  retriable: boolean;
-  /** The client's packets after the Query, to send again on a retry. */
-  replay: (readonly Buffer[])[];
-  replayBytes: number;
-  /** The last pick after every reader failed (writer fallback or 279) was made. */
-  fallbackTried?: boolean;
-}
-
-/** Errors that say the backend is unwell (counted by health, and worth a retry elsewhere). */
-function isBackendFault(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return code === 'ERR_BACKEND_UNAVAILABLE' || code === 'ERR_BACKEND_PROTOCOL';
-}
+import { DEFAULT_GROUP, type Route } from './targets';
 
 /**
  * One client connection. The proxy answers the Hello itself, authenticates, keeps the session
@@ -121,8 +55,6 @@ export class ClientSession {
   private settings = new Map<string, string>();
   private pinned: Lease | null = null;
   private run: QueryRun | null = null;
-  private runRoute: Route | 'local' = 'local';
-  private runStarted = 0n;
   /** After a Query the client sends Data packets until an empty block; an INSERT opens a second phase. */
   private clientDataOpen = false;
   private readonly internal: InternalQueries;
@@ -243,47 +175,15 @@ export class ClientSession {
 
   private async handshake(hello: ClientHello): Promise<void> {
     const { config } = this.deps;
-    if (hello.revision < MIN_SUPPORTED_REVISION) {
-      return this.failHandshake(replyError(ProxyErrorCode.UNEXPECTED_PACKET_FROM_CLIENT,
-        `client revision ${hello.revision} is below the lowest supported (${MIN_SUPPORTED_REVISION})`));
-    }
-    const identitiesSet = Boolean(config.backends.readIdentity || config.backends.writeIdentity);
-    if (identitiesSet) {
-      this.user = authenticate(config.users, hello.user, hello.password);
-      if (!this.user) {
-        return this.failHandshake(replyError(ProxyErrorCode.AUTHENTICATION_FAILED,
-          `${hello.user}: Authentication failed: password is incorrect or there is no user with such name`));
-      }
-      const address = this.socket.remoteAddress ?? '';
-      if (this.user.networks && !this.user.networks.allows(address)) {
-        return this.failHandshake(replyError(ProxyErrorCode.IP_ADDRESS_NOT_ALLOWED,
-          `user ${this.user.name} is not allowed to connect from ${address} (networks)`));
-      }
-      if (this.user.limits) {
-        this.limiter = this.deps.limiters.get(this.user.name, this.user.limits);
-        const c = this.limiter.connect();
-        if (isLimitRefusal(c)) return this.failHandshake(replyError(c.chCode, c.message));
-        this.releaseConnection = c;
-      }
-    }
+    const login = checkLogin(hello, config, this.deps.limiters, this.socket.remoteAddress ?? '');
+    if ('chCode' in login) return this.failHandshake(login);
+    ({ user: this.user, limiter: this.limiter, releaseConnection: this.releaseConnection } = login);
+    const identitiesSet = this.user !== null;
     this.clientIdentity = { user: hello.user || 'default', password: hello.password };
     this.database = hello.database || this.user?.database || '';
-    // Present the backend class's name, version and time zone (issue 3, native-protocol.md §13.3):
-    // the writer's, or a reader's while the writer has never been reachable.
-    const router = this.deps.router;
-    const candidates: [BackendTarget, Route][] = [[router.writer, 'writer'], ...router.readers().map((r): [BackendTarget, Route] => [r, 'reader'])];
-    let lastError: unknown = null;
-    for (const [target, route] of candidates) {
-      try {
-        this.serverInfo = await this.deps.pools.serverInfo(target, this.identityFor(route));
-        break;
-      } catch (e) {
-        lastError = e;
-        // A refused login (pass-through with a wrong password) is final; only unreachable backends fall back.
-        if ((e as { exception?: unknown }).exception) break;
-      }
-    }
-    if (!this.serverInfo) return this.failHandshake(lastError);
+    const found = await findServerInfo(this.deps.router, this.deps.pools, (route) => this.identityFor(route));
+    if ('error' in found) return this.failHandshake(found.error);
+    this.serverInfo = found;
     const advertised = Math.min(PROXY_MAX_REVISION, this.serverInfo.revision);
     this.revision = negotiate(hello.revision, advertised);
     if (this.database || !identitiesSet) {
@@ -384,44 +284,19 @@ export class ClientSession {
     const cls = classify(q.query);
     const { config } = this.deps;
 
-    if (this.user?.readonly && !readOnlyAllowed(cls)) {
-      // Checked before anything else, pinning included: a read-only proxy user runs reads,
-      // USE and SET only (temporary tables are writes too).
-      this.localReply('local', cls, replyError(ProxyErrorCode.READONLY,
-        `user ${this.user.name} is read-only: cannot execute ${cls.statement || 'this statement'}`));
+    const plan = planQuery({
+      q,
+      cls,
+      user: this.user,
+      userName: this.user?.name ?? this.clientIdentity.user,
+      database: this.database,
+      rules: config.routing.rules,
+    });
+    if ('refuse' in plan) {
+      this.localReply('local', cls, plan.refuse);
       return;
     }
-    // Routing rules (issue 4): the first rule with a target or deny decides; settings accumulate.
-    let group = DEFAULT_GROUP;
-    let forced: Route | null = null;
-    const injected: Setting[] = (this.user?.settings ?? []).map((s) => ({ ...s, flags: 0 }));
-    if (config.routing.rules.length > 0) {
-      const d = evaluateRules(config.routing.rules, {
-        user: this.user?.name ?? this.clientIdentity.user,
-        database: this.database,
-        kind: cls.kind,
-        sql: q.query,
-      });
-      if (d.deny !== undefined) {
-        this.localReply('local', cls, replyError(ProxyErrorCode.ACCESS_DENIED, `denied by a routing rule: ${d.deny}`));
-        return;
-      }
-      if (d.target === 'writer') forced = 'writer';
-      else if (d.target === 'readers') forced = 'reader';
-      else if (d.target) group = d.target;
-      for (const s of d.settings) injected.push({ name: s.name, value: s.value, flags: 0 });
-    }
-    if (injected.length > 0) {
-      // Settings the operator enforces (user settings, rules) must not be changed by the query's own
-      // SETTINGS clause, which the server applies after the Query packet's settings, nor by SET.
-      const enforced = new Set(injected.map((s) => s.name));
-      const overridden = [...settingsClauseNames(q.query), ...(cls.session?.type === 'set' ? cls.session.settings.map((s) => s.name) : [])].find((n) => enforced.has(n));
-      if (overridden !== undefined) {
-        this.localReply('local', cls, replyError(ProxyErrorCode.SETTING_CONSTRAINT_VIOLATION,
-          `setting ${overridden} is set by the proxy's configuration for this user or statement and cannot be changed`));
-        return;
-      }
-    }
+    const { group, forced, injected } = plan;
     if (this.pinned || config.poolMode === 'session' || cls.pins) {
       if (cls.session?.type === 'set') this.recordSettings(cls);
       return this.runOnPinned(p, q, cls, injected);
@@ -520,8 +395,6 @@ export class ClientSession {
   private execute(at: Attempt, lease: Lease, route: Route): void {
     const { config, router, health } = this.deps;
     const { q, cls } = at;
-    this.runRoute = route;
-    this.runStarted = at.started;
     const run = new QueryRun(
       lease.conn,
       this.sink,
@@ -700,12 +573,3 @@ export class ClientSession {
   }
 }
 
-/** What a read-only proxy user may run: reads, and USE/SET that need no pinned connection. */
-function readOnlyAllowed(cls: Classification): boolean {
-  if (cls.pins) return false;
-  return cls.kind === 'read' || cls.session?.type === 'use' || cls.session?.type === 'set';
-}
-
-function seconds(started: bigint): number {
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}

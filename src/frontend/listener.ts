@@ -1,5 +1,6 @@
 import { createServer, Server, Socket } from 'node:net';
-import { ClientSession, SessionDeps } from './client-session';
+import { ClientSession } from './client-session';
+import type { SessionDeps } from './session-types';
 
 export interface Listener {
   host: string;

@@ -2,7 +2,7 @@ import { HealthMonitor, PoolManager, type HealthOptions, type PoolOptions } from
 import { DEFAULT_LIMITS, type Limits } from '../protocol';
 import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
-import type { SessionEvents } from './client-session';
+import type { SessionEvents } from './session-types';
 import { listen, type Listener } from './listener';
 import { BackendRouter, type Backends } from './targets';
 import { UserLimiters } from './user-limits';

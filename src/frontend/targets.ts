@@ -35,7 +35,7 @@ export class BackendRouter {
 
   constructor(
     readonly backends: Backends,
-    private readonly health: HealthMonitor | null,
+    health: HealthMonitor | null,
     private readonly opts: RouterOptions,
   ) {
     for (const g of backends.groups) this.groups.set(g.name, { group: g, balancer: new Balancer(g.readers, health) });

@@ -1,0 +1,85 @@
+/** The types a client session works with, shared by its parts (client-session.ts, query-plan.ts). */
+import type { BackendConnection, BackendTarget, HealthMonitor, Pool, PoolManager } from '../pool';
+import type { ClientQuery, Limits } from '../protocol';
+import type { Classification, CompiledRule } from '../router';
+import type { ProxyUser } from './auth';
+import type { BackendRouter, Backends, Route } from './targets';
+import type { UserLimiters } from './user-limits';
+
+export interface SessionEvents {
+  query(route: Route | 'local', kind: string): void;
+  queryDone(route: Route | 'local', seconds: number, error?: { origin: 'backend' | 'proxy'; code: number }): void;
+  pinned(delta: 1 | -1): void;
+  clientClosed(): void;
+}
+
+export interface SessionConfig {
+  backends: Backends;
+  users: readonly ProxyUser[];
+  poolMode: 'query' | 'session';
+  resultBuffering: 'stream' | 'buffer';
+  bufferMaxBytes: number;
+  maxPendingClientBytes: number;
+  drainTimeoutMs: number;
+  limits: Limits;
+  /** Verify compressed-frame checksums of relayed client data (the backend verifies them anyway). */
+  verifyChecksums: boolean;
+  routing: { retries: number; readAfterWriteMs: number; rules: CompiledRule[] };
+}
+
+export interface SessionDeps {
+  config: SessionConfig;
+  pools: PoolManager;
+  router: BackendRouter;
+  health: HealthMonitor | null;
+  limiters: UserLimiters;
+  events: SessionEvents;
+  log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** What the session lends a query: a pooled connection, or the session's pinned one. */
+export interface Lease {
+  conn: BackendConnection;
+  pool: Pool;
+  pinned: boolean;
+  target: BackendTarget;
+  group: string;
+}
+
+/** One query being placed on a backend, kept across retries of a read. */
+export interface Attempt {
+  q: ClientQuery;
+  cls: Classification;
+  route: Route;
+  group: string;
+  started: bigint;
+  queryBytes: readonly Buffer[];
+  /** Gives the query's slot back to the user's limiter. */
+  admitted: (() => void) | null;
+  /** Readers already tried. */
+  tried: Set<string>;
+  retriesLeft: number;
+  /** Still retriable: a read whose client data (external tables) fits in the replay buffer. */
+  retriable: boolean;
+  /** The client's packets after the Query, to send again on a retry. */
+  replay: (readonly Buffer[])[];
+  replayBytes: number;
+  /** The last pick after every reader failed (writer fallback or 279) was made. */
+  fallbackTried?: boolean;
+}
+
+/** Errors that say the backend is unwell (counted by health, and worth a retry elsewhere). */
+export function isBackendFault(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return code === 'ERR_BACKEND_UNAVAILABLE' || code === 'ERR_BACKEND_PROTOCOL';
+}
+
+/** What a read-only proxy user may run: reads, and USE/SET that need no pinned connection. */
+export function readOnlyAllowed(cls: Classification): boolean {
+  if (cls.pins) return false;
+  return cls.kind === 'read' || cls.session?.type === 'use' || cls.session?.type === 'set';
+}
+
+export function seconds(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
