@@ -6,18 +6,14 @@
  * A raw client (src/protocol encoders + framer) instead of clickhouse-client, whose process start (~30 ms)
  * would dominate the figure.
  */
+import { encodeSimpleQuery } from '../src/pool';
 import * as net from 'node:net';
 import {
   ClientCode,
   ConnectionState,
-  encodeBlock,
-  encodeBlockPacket,
   encodeClientPacket,
   Framer,
-  Interface,
-  QueryKind,
   ServerCode,
-  Stage,
   Writer,
   type ServerException,
 } from '../src/protocol';
@@ -26,41 +22,9 @@ import {
 const REVISION = 54412;
 
 /** Query + empty external-tables Data block, encoded once: at REVISION their bytes do not depend on the server. */
+/** Query + the empty Data block that ends its external tables (the codec's own encoder). */
 function queryBytes(sql: string): Buffer {
-  const w = new Writer(256);
-  encodeClientPacket(
-    w,
-    {
-      code: ClientCode.Query,
-      queryId: '',
-      clientInfo: {
-        queryKind: QueryKind.Initial,
-        initialUser: '',
-        initialQueryId: '',
-        initialAddress: '0.0.0.0:0',
-        interface: Interface.TCP,
-        tcp: {
-          osUser: 'bench',
-          clientHostname: 'bench',
-          clientName: 'gatehouse-bench',
-          clientVersionMajor: 18,
-          clientVersionMinor: 16,
-          clientTcpProtocolVersion: REVISION,
-          clientVersionPatch: 1,
-        },
-        quotaKey: '',
-      },
-      settings: [],
-      stage: Stage.Complete,
-      compression: false,
-      query: sql,
-    },
-    REVISION,
-  );
-  const empty = new Writer(16);
-  encodeBlock(empty, { columns: [] }, REVISION);
-  encodeBlockPacket(w, ClientCode.Data, '', empty.view(), null);
-  return w.toBuffer();
+  return encodeSimpleQuery(sql, REVISION);
 }
 
 function helloBytes(user: string, password: string, database: string): Buffer {

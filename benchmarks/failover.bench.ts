@@ -16,6 +16,7 @@
  * Gatehouse runs as its own process (`node dist/bin/cli.js serve --config FILE`) with backend identities, a proxy
  * user (password as SHA-256 in the file), fast health checks and routing.retries 1 (see configYaml below).
  */
+import { encodeSimpleQuery } from '../src/pool';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -25,14 +26,9 @@ import { performance } from 'node:perf_hooks';
 import {
   ClientCode,
   ConnectionState,
-  encodeBlock,
-  encodeBlockPacket,
   encodeClientPacket,
   Framer,
-  Interface,
-  QueryKind,
   ServerCode,
-  Stage,
   Writer,
   type FramedPacket,
   type ServerException,
@@ -80,42 +76,9 @@ interface BenchQuery {
   bytes: Buffer;
 }
 
+/** Query + the empty Data block that ends its external tables (the codec's own encoder). */
 function queryBytes(sql: string): Buffer {
-  const w = new Writer(256);
-  encodeClientPacket(
-    w,
-    {
-      code: ClientCode.Query,
-      queryId: '',
-      clientInfo: {
-        queryKind: QueryKind.Initial,
-        initialUser: '',
-        initialQueryId: '',
-        initialAddress: '0.0.0.0:0',
-        interface: Interface.TCP,
-        tcp: {
-          osUser: 'bench',
-          clientHostname: 'bench',
-          clientName: 'gatehouse-failover-bench',
-          clientVersionMajor: 18,
-          clientVersionMinor: 16,
-          clientTcpProtocolVersion: REVISION,
-          clientVersionPatch: 1,
-        },
-        quotaKey: '',
-      },
-      settings: [],
-      stage: Stage.Complete,
-      compression: false,
-      query: sql,
-    },
-    REVISION,
-  );
-  // The empty Data block that ends the (absent) external tables.
-  const empty = new Writer(16);
-  encodeBlock(empty, { columns: [] }, REVISION);
-  encodeBlockPacket(w, ClientCode.Data, '', empty.view(), null);
-  return w.toBuffer();
+  return encodeSimpleQuery(sql, REVISION);
 }
 
 const QUERIES: BenchQuery[] = [

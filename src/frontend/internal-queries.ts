@@ -1,17 +1,10 @@
-import type { BackendConnection, Pool } from '../pool';
+import { encodeSimpleQuery, type BackendConnection, type Pool } from '../pool';
 import {
-  ClientCode,
-  encodeBlock,
-  encodeBlockPacket,
-  encodeClientPacket,
   encodeServerPacket,
   FramedPacket,
-  Interface,
-  QueryKind,
   ServerCode,
   ServerException,
   Setting,
-  Stage,
   Writer,
 } from '../protocol';
 import { exceptionPacket, toReplyError } from './error-reply';
@@ -48,15 +41,6 @@ export interface InternalQueryContext {
   settings: Setting[];
 }
 
-/** The empty Data block that ends the external-tables phase of every Query (native-protocol.md §9.1). */
-function emptyDataPacket(rev: number): Buffer {
-  const block = new Writer(16);
-  encodeBlock(block, { columns: [] }, rev);
-  const w = new Writer(32);
-  encodeBlockPacket(w, ClientCode.Data, '', block.view(), null);
-  return w.toBuffer();
-}
-
 /**
  * Queries the proxy runs for itself on pooled connections: checking that a database exists
  * (USE, Hello's default database) and that SET values are accepted, and forwarding single
@@ -76,36 +60,14 @@ export class InternalQueries {
 
   /** Runs `SELECT 1` with the context's settings; null when it succeeds, else the Failure to report. */
   async check(lease: () => Promise<Lease>, ctx: InternalQueryContext): Promise<Failure | null> {
-    const w = new Writer(256);
+    let request: Buffer;
     try {
-      encodeClientPacket(
-        w,
-        {
-          code: ClientCode.Query,
-          queryId: '',
-          clientInfo: {
-            queryKind: QueryKind.Initial,
-            initialUser: '',
-            initialQueryId: '',
-            initialAddress: '0.0.0.0:0',
-            interface: Interface.TCP,
-            tcp: { osUser: '', clientHostname: '', clientName: ctx.clientName, clientVersionMajor: 0, clientVersionMinor: 1, clientTcpProtocolVersion: ctx.revision, clientVersionPatch: 0 },
-            quotaKey: '',
-          },
-          settings: ctx.settings,
-          stage: Stage.Complete,
-          compression: false,
-          query: 'SELECT 1',
-          parameters: [],
-        },
-        ctx.revision,
-      );
-      w.raw(emptyDataPacket(ctx.revision));
+      request = encodeSimpleQuery('SELECT 1', ctx.revision, ctx.settings);
     } catch (e) {
       // e.g. a setting the legacy binary format cannot carry (UnknownSettingError, 115).
       return Failure.fromError(e);
     }
-    const reply = await this.exchange(lease, [w.toBuffer()], ServerCode.EndOfStream);
+    const reply = await this.exchange(lease, [request], ServerCode.EndOfStream);
     return reply instanceof Failure ? reply : null;
   }
 

@@ -1,15 +1,6 @@
 import { connect, Socket } from 'node:net';
-import {
-  ClientCode,
-  ConnectionState,
-  encodeBlock,
-  encodeBlockPacket,
-  encodeClientPacket,
-  FramedPacket,
-  Framer,
-  ServerCode,
-  Writer,
-} from '../../src/protocol';
+import { encodeSimpleQuery } from '../../src/pool';
+import { ClientCode, ConnectionState, encodeClientPacket, FramedPacket, Framer, ServerCode, Writer } from '../../src/protocol';
 
 /**
  * A minimal native-protocol client for tests that need to send exact packets (revisions no real
@@ -85,34 +76,10 @@ export class NativeClient {
     this.state.addendumPending = false;
   }
 
+  /** A Query (no compression) and the empty Data block that ends its external tables. */
   query(sql: string, settings: { name: string; value: string; flags: number }[] = []): void {
-    const rev = this.state.revision;
-    const w = new Writer();
-    encodeClientPacket(
-      w,
-      {
-        code: ClientCode.Query,
-        queryId: '',
-        clientInfo: {
-          queryKind: 1, initialUser: '', initialQueryId: '', initialAddress: '0.0.0.0:0', interface: 1,
-          tcp: { osUser: '', clientHostname: 'test', clientName: 'ClickHouse gatehouse-test', clientVersionMajor: 24, clientVersionMinor: 1, clientTcpProtocolVersion: rev, clientVersionPatch: 0 },
-          quotaKey: '', initialQueryStartTimeMicroseconds: 0n, distributedDepth: 0,
-          openTelemetry: null, parallelReplicas: { collaborateWithInitiator: 0, countParticipatingReplicas: 0, numberOfCurrentReplica: 0 },
-        } as never,
-        settings,
-        interserverSecretHash: Buffer.alloc(0),
-        stage: 2,
-        compression: false,
-        query: sql,
-        parameters: [],
-      },
-      rev,
-    );
     this.state.compression = false;
-    const block = new Writer();
-    encodeBlock(block, { columns: [] }, rev);
-    encodeBlockPacket(w, ClientCode.Data, '', block.view(), null);
-    this.send(w.toBuffer());
+    this.send(encodeSimpleQuery(sql, this.state.revision, settings));
   }
 
   /** Packets until EndOfStream or Exception (inclusive). */

@@ -534,7 +534,9 @@ print(json.dumps({'ports': ports, 'held': held}))
     expect(q.ports.flat().every(([, u]) => u === 'gh_reader')).toBe(true);
     // A session's connection is never returned to a pool: once its clients left, the writer's count drops back.
     const deadline = Date.now() + 5_000;
-    while ((await tcpConns()) > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(await tcpConns()).toBeLessThanOrEqual(before);
+    while ((await tcpConns()) > before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // + 1: the writer pool's warm minimum (pool.min_idle 1), opened in the background when the first client pinned
+    // and kept idle; the pinned connections themselves are closed.
+    expect(await tcpConns()).toBeLessThanOrEqual(before + 1);
   });
 });
