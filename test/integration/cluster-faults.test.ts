@@ -311,6 +311,9 @@ test('a slow reader (30 ms per chunk through a relay) gets clearly fewer reads t
   relays.push(relay);
   const gh = await gatehouse('slow', {
     readers: [`{ address: "127.0.0.1:${relay.port}", name: reader1 }`, `{ address: "${hostPort(cluster.readers[1])}", name: reader2 }`],
+    // This test is about the balancer: health checks that never ban, so that a loaded machine's slow pings cannot
+    // send reads to the writer (fallback) and blur the count.
+    extra: ['health: { interval_ms: 60000, timeout_ms: 5000, failures_to_ban: 1000, ban_ms: 1000, max_ban_ms: 1000 }'],
   });
   const res = await python<{ counts: Record<string, number>; errors: unknown[] }>(`
 port = ${gh.port}
