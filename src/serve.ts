@@ -115,6 +115,10 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
       },
       pinned: (delta) => metrics.pinnedSessions.inc(delta),
       clientClosed: () => metrics.clientConnections.dec(),
+      bytes: (toClient, toBackend) => {
+        metrics.countBytes('to_client', toClient);
+        metrics.countBytes('to_backend', toBackend);
+      },
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });

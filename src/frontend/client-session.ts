@@ -63,6 +63,8 @@ export class ClientSession {
   private attempt: Attempt | null = null;
   /** When this client last wrote (read-your-writes). */
   private lastWriteAt = 0;
+  /** Part of sink.bytesOut already reported to the metrics. */
+  private bytesReported = 0;
   /** The proxy user's limiter, and the release of this connection's slot. */
   private limiter: UserLimiter | null = null;
   private releaseConnection: (() => void) | null = null;
@@ -424,6 +426,8 @@ export class ClientSession {
         },
         onDone: ({ reusable, verify, error }) => {
           if (this.run === run) this.run = null;
+          this.deps.events.bytes(this.sink.bytesOut - this.bytesReported, run.bytesToBackend);
+          this.bytesReported = this.sink.bytesOut;
           if (this.attempt === at) this.attempt = null;
           at.admitted?.();
           if (!lease.pinned) router.release(lease.group, lease.target);

@@ -62,6 +62,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     queryDone: opts.events?.queryDone ?? noop,
     pinned: opts.events?.pinned ?? noop,
     clientClosed: opts.events?.clientClosed ?? noop,
+    bytes: opts.events?.bytes ?? noop,
   };
   const listener = await listen(opts.host, opts.port, {
     config: {

@@ -41,6 +41,8 @@ export class QueryRun {
   private buffered: FramedPacket[] | null;
   private bufferedBytes = 0;
   private waitingForDrain = false;
+  /** Bytes written to the backend for this query (Query and client data). */
+  bytesToBackend = 0;
   /** Some byte of this query's result has been written to the client: no retry from here on. */
   private sentToClient = false;
   /** The proxy's query timeout fired: the client got Exception 159; the rest of the result is drained. */
@@ -71,12 +73,14 @@ export class QueryRun {
       this.onBackendFailure(conn.error ?? new BackendUnavailableError('Gatehouse: backend connection lost before the query was sent'));
       return;
     }
+    for (const b of queryBytes) this.bytesToBackend += b.length;
     conn.write(queryBytes);
   }
 
   /** A client packet of this query (external tables, INSERT data, a Ping during INSERT). */
   forward(p: FramedPacket): void {
     if (this.done) return;
+    for (const c of p.chunks) this.bytesToBackend += c.length;
     if (!this.conn.write(p.chunks)) this.client.pauseUntil((resume) => this.conn.whenWritable(resume));
   }
 

@@ -11,6 +11,8 @@ export interface SessionEvents {
   queryDone(route: Route | 'local', seconds: number, error?: { origin: 'backend' | 'proxy'; code: number }): void;
   pinned(delta: 1 | -1): void;
   clientClosed(): void;
+  /** Bytes relayed for a finished query. */
+  bytes(toClient: number, toBackend: number): void;
 }
 
 export interface SessionConfig {

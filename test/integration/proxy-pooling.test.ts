@@ -160,6 +160,9 @@ print(json.dumps({'names': names, 'errors': errors[:10], 'error_count': len(erro
 
     // /metrics: query counts by route and pool gauges.
     expect(metric(metricsText, 'gatehouse_queries_total', 'route="reader",kind="read"')).toBe(CLIENTS * QUERIES);
+    // Relayed bytes: every query sent a Query packet up and got at least a header, a row and EndOfStream back.
+    expect(metric(metricsText, 'gatehouse_bytes_total', 'direction="to_backend"')).toBeGreaterThan(CLIENTS * QUERIES * 20);
+    expect(metric(metricsText, 'gatehouse_bytes_total', 'direction="to_client"')).toBeGreaterThan(CLIENTS * QUERIES * 20);
     for (const backend of ['reader1', 'reader2']) {
       const idle = metric(metricsText, 'gatehouse_pool_connections', `backend="${backend}",user="gh_reader",state="idle"`);
       const busy = metric(metricsText, 'gatehouse_pool_connections', `backend="${backend}",user="gh_reader",state="busy"`);
