@@ -9,3 +9,8 @@ export { normalizeSql } from './normalize';
 export { compileRules, evaluateRules } from './rules';
 export type { RuleSpec, RuleSetting, CompiledRule, RuleContext, RuleDecision } from './rules';
 export { settingsClauseNames } from './settings-clause';
+export {
+  statementTables, nonDeterministicFunctions, nonDeterministicFunctionIn, usesNonDeterministicFunction, readsSystemTables,
+  cacheHints, normalizeForCacheKey, MAX_HINT_TTL_SECONDS,
+} from './cacheability';
+export type { StatementTables, TableRef, NonDeterministicFunction, CacheHints } from './cacheability';
