@@ -135,7 +135,9 @@ describe('classify: properties', () => {
 
   it('data after INSERT … FORMAT fmt is never lexed as SQL', () => {
     fc.assert(
-      fc.property(anyString.filter((s) => /\S/.test(s) && !/^[\s;]*$/.test(s)), (data) => {
+      // Data that begins with the word SETTINGS is excluded: after the format name ClickHouse's own parser
+      // (ParserInsertQuery) reads a SETTINGS clause there, and so does the classifier.
+      fc.property(anyString.filter((s) => /\S/.test(s) && !/^[\s;]*$/.test(s) && !/^\s*settings\b/i.test(s)), (data) => {
         const c = classify(`INSERT INTO t FORMAT CSV\n${data}`);
         expect(c.insert).toEqual({ table: 't', database: null, expectsData: false, format: 'CSV', select: false });
       }),
