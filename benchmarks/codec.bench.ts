@@ -90,7 +90,7 @@ const lz4Frame = encodeFrame(sample, CompressionMethod.LZ4);
 const zstdFrame = encodeFrame(sample, CompressionMethod.ZSTD);
 const out16 = Buffer.alloc(16);
 
-console.log(`node ${process.version}, revision ${REV}, ${CHUNK / 1024} KiB chunks; native LZ4: ${lz4NativeAvailable() ? 'lz4-napi' : 'no'}`);
+console.log(`node ${process.version}, revision ${REV}, ${CHUNK / 1024} KiB chunks; native LZ4: ${lz4NativeAvailable() ? 'C lz4 (node-lz4)' : 'no'}`);
 bench(`frame fixed-width stream (${(fixed.bytes.length / MiB).toFixed(0)} MiB, 4 cols)`, fixed.bytes.length, () => frameStream(fixed.bytes, false), 2000);
 bench(`frame String-heavy stream (${(strings.bytes.length / MiB).toFixed(0)} MiB, 2 String + LC)`, strings.bytes.length, () => frameStream(strings.bytes, false), 400);
 bench(`frame LZ4 stream (decompress + frame; decompressed MB)`, lz4.blockBytes, () => frameStream(lz4.bytes, true), 600);

@@ -54,7 +54,7 @@ const blockBytes = lz4CompressBlock(data, 0, data.length, block, 0);
 const plain = Buffer.alloc(data.length);
 
 console.log(`node ${process.version}; 1 MiB column-like data; LZ4 frame ${lz4Frame.length} B, ZSTD(1) frame ${zstdFrame.length} B`);
-console.log(`native LZ4 decoder: ${lz4NativeAvailable() ? 'lz4-napi' : 'not available (TypeScript only)'}`);
+console.log(`native LZ4 decoder: ${lz4NativeAvailable() ? 'C lz4 (node-lz4)' : 'not available (TypeScript only)'}`);
 bench('CityHash128 v1.0.2, 1 MiB', MiB, 40, () => cityHash128Into(data, 0, data.length, out16, 0));
 bench('CityHash128 v1.0.2, 1 MiB at odd offset', MiB - 1, 40, () => cityHash128Into(data, 1, data.length, out16, 0));
 bench('LZ4 frame decode (checksum + decompress)', MiB, 40, () => decompressFrame(lz4Frame, 0, lz4Frame.length, DEFAULT_LIMITS));

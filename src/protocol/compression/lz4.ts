@@ -1,9 +1,9 @@
 /**
  * LZ4 *block* format (not the LZ4 frame format): the payload of a ClickHouse frame with method
  * 0x82 (src/Compression/CompressionCodecLZ4.cpp). Decoding is hand-written TypeScript (faster than
- * a native call for small frames, no dependency) with the native lz4-napi (lz4_flex, Rust; shipped
- * as an npm platform package) taking over for large frames, where it is ~3x faster. Compression
- * is TypeScript only: it was as fast as lz4-napi on column data (benchmarks/compression.bench.ts).
+ * a native call for small frames, and the fallback when the addon is not built) with the reference
+ * C lz4 (node-lz4's binding) taking over for large frames, where it is ~3x faster. Compression is
+ * TypeScript only: as fast as the native encoders measured on column data (benchmarks/compression.bench.ts).
  *
  * Block layout (lz4 doc/lz4_Block_format.md): sequences of
  *   token (literal length << 4 | match length - 4), [255-continued literal length], literals,
@@ -12,22 +12,8 @@
  */
 import { CompressionError } from '../errors';
 
-/** lz4-napi's block API: a UInt32 LE decompressed size followed by the block (lz4_flex "size prepended"). */
-interface NativeLz4 {
-  uncompressSync(data: Uint8Array): Buffer;
-}
-
 /** Frames at least this large (decompressed) go to the native decoder when it is installed. */
 export const LZ4_NATIVE_MIN_BYTES = 16 * 1024;
-
-const native: NativeLz4 | null = (() => {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('lz4-napi') as NativeLz4;
-  } catch {
-    return null; // no prebuilt binary for this platform: the TypeScript decoder does everything
-  }
-})();
 
 /**
  * node-lz4's native binding (the reference C lz4, built from the package's bundled source by
@@ -72,7 +58,7 @@ export function lz4DecompressInto(
 
 /** True when the native decoder is loaded (reported by the benchmark). */
 export function lz4NativeAvailable(): boolean {
-  return native !== null || nativeInto !== null;
+  return nativeInto !== null;
 }
 
 const MIN_MATCH = 4;
@@ -179,30 +165,13 @@ export function lz4DecompressBlock(
 }
 
 /**
- * Decodes the LZ4 block src[srcStart, srcEnd) of `decompressedBytes` bytes into a new Buffer.
- * When src[srcStart - 4, srcStart) holds decompressedBytes as UInt32 LE (as in a ClickHouse frame
- * header, whose last field precedes the payload) and the block is large, the native decoder
- * reads it in place; otherwise the TypeScript decoder runs.
+ * Decodes the LZ4 block src[srcStart, srcEnd) of `decompressedBytes` bytes into a new Buffer
+ * (see lz4DecompressInto for which decoder runs).
  */
 export function lz4Decompress(src: Uint8Array, srcStart: number, srcEnd: number, decompressedBytes: number): Buffer {
-  if (
-    native !== null &&
-    decompressedBytes >= LZ4_NATIVE_MIN_BYTES &&
-    srcStart >= 4 &&
-    (src[srcStart - 4] | (src[srcStart - 3] << 8) | (src[srcStart - 2] << 16) | (src[srcStart - 1] << 24)) >>> 0 ===
-      decompressedBytes
-  ) {
-    let out: Buffer;
-    try {
-      out = native.uncompressSync(src.subarray(srcStart - 4, srcEnd));
-    } catch (e) {
-      throw corrupt(e instanceof Error ? e.message : String(e));
-    }
-    if (out.length !== decompressedBytes) throw corrupt(`decoded ${out.length} bytes, declared ${decompressedBytes}`);
-    return out;
-  }
   const out = Buffer.allocUnsafe(decompressedBytes);
-  lz4DecompressBlock(src, srcStart, srcEnd, out, 0, decompressedBytes);
+  const input = Buffer.isBuffer(src) ? src : Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+  lz4DecompressInto(input, srcStart, srcEnd, out, 0, decompressedBytes);
   return out;
 }
 
