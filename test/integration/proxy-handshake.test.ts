@@ -81,8 +81,11 @@ describe('proxy handshake and hostile clients', () => {
       const got: Buffer[] = [];
       s.on('data', (d) => got.push(d));
       s.on('error', () => undefined);
-      s.on('close', () => resolve({ bytes: Buffer.concat(got) }));
-      setTimeout(() => s.destroy(), 10_000);
+      const guard = setTimeout(() => s.destroy(), 10_000);
+      s.on('close', () => {
+        clearTimeout(guard);
+        resolve({ bytes: Buffer.concat(got) });
+      });
     });
     // Either an Exception packet (code 2) then close, or a clean close with nothing sent.
     expect(closed.bytes.length === 0 || closed.bytes[0] === ServerCode.Exception).toBe(true);
