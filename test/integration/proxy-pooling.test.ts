@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 /**
  * Issue 3's pooling against the real sandbox cluster through a `gatehouse serve` process: 200 concurrent clients ×
  * 20 queries hold no more backend connections than pool.max_size (read from the backends' own system.metrics), the
@@ -8,6 +7,7 @@ import { createHash } from 'node:crypto';
  * Backend connections are sampled over HTTP (`TCPConnection` counts native connections only, so the sampler does
  * not count itself).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 /**
  * Streaming through the proxy (issue 3, architecture.md "Streaming and memory") against the real sandbox cluster and a
  * `gatehouse serve` process: a client that stops reading a ~2 GB result (compression off and on), clients that go away
@@ -6,6 +5,7 @@ import { createHash } from 'node:crypto';
  * Cancel on a pooled connection, `result_buffering: buffer`, and large compressed results through clickhouse-client. The client is a raw native-protocol socket built on src/protocol, so the test decides
  * exactly when bytes are read (socket.pause() stops reading from the kernel: the proxy's writes then back up).
  */
+import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
