@@ -324,10 +324,7 @@ export class ClientSession {
     }
     let queryBytes: readonly Buffer[];
     try {
-      queryBytes =
-        this.settings.size > 0 || injected.length > 0
-          ? [rewriteQuery(q, mergeSettings(this.settings, q.settings, injected), this.revision)]
-          : p.chunks;
+      queryBytes = this.queryBytes(p, q, injected);
     } catch (e) {
       admitted?.();
       this.sink.sendError(e);
@@ -343,6 +340,15 @@ export class ClientSession {
       replayBytes: 0,
     };
     return this.runAttempt(this.attempt);
+  }
+
+  /**
+   * The Query as it goes to the backend: the client's own bytes, or re-encoded when session SETs
+   * or enforced settings must be merged in (throws if the settings cannot be encoded).
+   */
+  private queryBytes(p: FramedPacket, q: ClientQuery, injected: Setting[]): readonly Buffer[] {
+    if (this.settings.size === 0 && injected.length === 0) return p.chunks;
+    return [rewriteQuery(q, mergeSettings(this.settings, q.settings, injected), this.revision)];
   }
 
   /** One try of a query on one backend; reads that fail before any byte reached the client try another reader. */
@@ -472,8 +478,7 @@ export class ClientSession {
     }
     let queryBytes: readonly Buffer[];
     try {
-      queryBytes =
-        this.settings.size > 0 || injected.length > 0 ? [rewriteQuery(q, mergeSettings(this.settings, q.settings, injected), this.revision)] : p.chunks;
+      queryBytes = this.queryBytes(p, q, injected);
     } catch (e) {
       this.sink.sendError(e);
       return;

@@ -4,7 +4,7 @@ import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
 import type { SessionEvents } from './session-types';
 import { listen, type Listener } from './listener';
-import { BackendRouter, type Backends } from './targets';
+import { BackendRouter, backendTargets, type Backends } from './targets';
 import { UserLimiters } from './user-limits';
 
 export interface ProxyOptions {
@@ -48,7 +48,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const pools = new PoolManager({ ...opts.pool, limits, verifyChecksums });
   let health: HealthMonitor | null = null;
   if (opts.health) {
-    const targets = new BackendRouter(opts.backends, null, routing).allTargets();
+    const targets = backendTargets(opts.backends);
     const roles = new Map(targets.map((t) => [t.target, t.role]));
     // Checks log in as the backend identity of the role; in pass-through mode (no identities) as `default`.
     const probe = { user: 'default', password: '' };

@@ -26,6 +26,16 @@ export interface RouterOptions {
 
 export const DEFAULT_GROUP = 'default';
 
+/** Every backend of every group with its role and weight (what the health checks watch). */
+export function backendTargets(backends: Backends): { target: BackendTarget; role: Route; weight: number }[] {
+  const out: { target: BackendTarget; role: Route; weight: number }[] = [];
+  for (const g of backends.groups) {
+    out.push({ target: g.writer, role: 'writer', weight: 1 });
+    for (const r of g.readers) out.push({ target: r.target, role: 'reader', weight: r.weight });
+  }
+  return out;
+}
+
 /**
  * Chooses backends: reads by power-of-two-choices on outstanding queries among healthy readers
  * (src/pool/balancer.ts); the writer for writes, never replaced by a reader.
@@ -51,12 +61,7 @@ export class BackendRouter {
   }
 
   allTargets(): { target: BackendTarget; role: Route; weight: number }[] {
-    const out: { target: BackendTarget; role: Route; weight: number }[] = [];
-    for (const { group } of this.groups.values()) {
-      out.push({ target: group.writer, role: 'writer', weight: 1 });
-      for (const r of group.readers) out.push({ target: r.target, role: 'reader', weight: r.weight });
-    }
-    return out;
+    return backendTargets(this.backends);
   }
 
   readers(groupName = DEFAULT_GROUP): BackendTarget[] {

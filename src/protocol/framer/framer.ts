@@ -113,16 +113,6 @@ export class Framer {
     this.input = { r: new Reader(this.buf, 0, 0, limits) };
   }
 
-  /** Absolute offset of the first byte not yet part of a returned packet. */
-  get consumed(): number {
-    return this.packetStart;
-  }
-
-  /** Bytes held for the packet in progress (raw and decompressed). */
-  get bufferedBytes(): number {
-    return this.received - this.packetStart + (this.decompressed ? this.decompressed.length : 0);
-  }
-
   /** True between packets (nothing partial buffered). */
   get idle(): boolean {
     return this.phase === 'packet' && this.received === this.packetStart;
