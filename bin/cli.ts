@@ -135,6 +135,12 @@ export function buildProgram(): Command {
     .option('--read-user <name[:password]>', 'backend identity for reads (config: read_user)')
     .option('--write-user <name[:password]>', 'backend identity for writes (config: write_user)')
     .option('--admin <host:port>', 'admin HTTP server: /health and /metrics (config: admin)')
+    .option(
+      '--redis <url>',
+      'result cache in Redis, redis://[:password@]host:port[/db]; turns the cache on (config: cache.redis.url, ' +
+        'cache.store, cache.enabled; a password here is visible to ps: prefer cache.redis.url_env)',
+    )
+    .option('--cache-ttl <seconds>', 'result cache TTL; turns the cache on (config: cache.ttl_seconds, cache.enabled; default 60)')
     .action(serveCommand);
 
   program

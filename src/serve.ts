@@ -9,6 +9,7 @@ import { compileRules } from './router';
 import { Metrics, startAdminServer, type AdminServer } from './metrics';
 import { withLimits } from './protocol';
 import { limitsFromConfig } from './config';
+import { buildCache } from './serve-cache';
 
 export interface Running {
   proxy: Proxy;
@@ -66,6 +67,8 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     readers: g.readers.map((r) => ({ target: target(r.name, r.address), weight: r.weight })),
   }));
   const h = cfg.health;
+  const limits = withLimits(limitsFromConfig(cfg.limits ?? {}));
+  const cache = buildCache(cfg, metrics, log, limits);
   const proxy = await startProxy({
     host: listen.host,
     port: listen.port,
@@ -89,7 +92,8 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     bufferMaxBytes: cfg.streaming.buffer_max_bytes,
     maxPendingClientBytes: cfg.streaming.max_pending_client_bytes,
     verifyChecksums: cfg.streaming.verify_checksums,
-    limits: withLimits(limitsFromConfig(cfg.limits ?? {})),
+    limits,
+    cache,
     health: {
       intervalMs: h.interval_ms,
       timeoutMs: h.timeout_ms,
@@ -170,6 +174,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
         pools: proxy.pools.allPools().map((p) => ({ pool: p.label, ...p.stats() })),
         users: proxy.limiters.stats(),
         clients: proxy.listener.sessions(),
+        cache: cache ? cache.cache.status() : { enabled: false },
       }),
     });
   }

@@ -5,22 +5,30 @@
  *
  * Layout (all integers little-endian):
  *   magic "GHCE" (4) | u16 format version | u48 createdAt ms | u48 ttlMs | u32 revision
- *   | u32 table count, then per table u32 length + UTF-8 name | u32 packets length | packets
+ *   | u32 table count, then per table u32 length + UTF-8 name
+ *   | u32 packet count, then per packet u32 packetEnd + u32 blockStart | u32 packets length | packets
  * and nothing after. u48 holds any millisecond timestamp until the year 10889 and stays a safe integer.
+ *
+ * Version 2 added the packet index: replay needs each packet's boundaries and block offset to re-compress blocks for
+ * clients that asked for compression, and packets carry no length (native-protocol.md §1), so without the index
+ * replay would have to parse every block again.
  */
+import type { RecordedPacket } from '../protocol';
 import { CacheEntryError } from './errors';
 
 /**
  * Version of the entry layout AND of what the packets mean (which packets are kept, in which form). It is hashed into
  * every cache key, so bumping it turns every old entry into a miss instead of a misread.
  */
-export const ENTRY_FORMAT_VERSION = 1;
+export const ENTRY_FORMAT_VERSION = 2;
 
 /** "GHCE": Gatehouse cache entry. */
 const MAGIC = Buffer.from('GHCE', 'latin1');
 const HEADER_BYTES = 4 + 2 + 6 + 6 + 4 + 4;
 const U48_MAX = 2 ** 48 - 1;
 const U32_MAX = 2 ** 32 - 1;
+/** One index pair: u32 packetEnd + u32 blockStart. */
+export const ENTRY_INDEX_BYTES_PER_PACKET = 8;
 
 /** Sanity limits checked before reading (and before allocating) when decoding. */
 export const ENTRY_LIMITS = {
@@ -48,25 +56,35 @@ export interface Entry {
    * (replay appends it).
    */
   readonly packets: Buffer;
+  /**
+   * Where the packets are, as pairs [packetEnd, blockStart] in absolute offsets within `packets`, one pair per packet in
+   * order: the packet runs from the previous pair's end (0 for the first) to packetEnd; blockStart is where its block
+   * starts (after code and table name) for Data/Totals/Extremes, 0 for packets without a compressible block.
+   * Ends strictly increase, the last one is packets.length, and a block starts inside its packet, after at least a
+   * code byte and a table-name length, before its end.
+   */
+  readonly index: Uint32Array;
   /** Size of the encoded entry; what byte budgets charge for it. */
   readonly bytes: number;
 }
 
-/** Exact size of the encoded form of an entry with these tables and packets. */
-export function encodedEntryBytes(tables: readonly string[], packetsLength: number): number {
-  let n = HEADER_BYTES + 4;
+/** Exact size of the encoded form of an entry with these tables, packet bytes and number of packets. */
+export function encodedEntryBytes(tables: readonly string[], packetsLength: number, packetCount: number): number {
+  let n = HEADER_BYTES + 4 + packetCount * ENTRY_INDEX_BYTES_PER_PACKET + 4;
   for (const t of tables) n += 4 + Buffer.byteLength(t, 'utf8');
   return n + packetsLength;
 }
 
-/** Builds an Entry of the current version with `bytes` filled in. */
+/** Builds an Entry of the current version with `bytes` filled in; CacheEntryError('malformed') for a bad index. */
 export function makeEntry(e: {
   createdAt: number;
   ttlMs: number;
   tables: readonly string[];
   revision: number;
   packets: Buffer;
+  index: Uint32Array;
 }): Entry {
+  checkIndex(e.index, e.packets.length);
   return {
     version: ENTRY_FORMAT_VERSION,
     createdAt: e.createdAt,
@@ -74,8 +92,42 @@ export function makeEntry(e: {
     tables: [...e.tables],
     revision: e.revision,
     packets: e.packets,
-    bytes: encodedEntryBytes(e.tables, e.packets.length),
+    index: e.index,
+    bytes: encodedEntryBytes(e.tables, e.packets.length, e.index.length / 2),
   };
+}
+
+/** The entry's packets, as views into `packets` (no copies), with blockStart relative to each packet. */
+export function entryPackets(e: Entry): RecordedPacket[] {
+  const out: RecordedPacket[] = [];
+  let start = 0;
+  for (let i = 0; i < e.index.length; i += 2) {
+    const end = e.index[i];
+    const block = e.index[i + 1];
+    out.push({ bytes: e.packets.subarray(start, end), blockStart: block === 0 ? 0 : block - start });
+    start = end;
+  }
+  return out;
+}
+
+/** Throws CacheEntryError('malformed') unless `index` is a valid packet index of `packetsLength` bytes (see Entry.index). */
+function checkIndex(index: Uint32Array, packetsLength: number): void {
+  const bad = (msg: string): never => {
+    throw new CacheEntryError('malformed', `packet index: ${msg}`);
+  };
+  if (!(index instanceof Uint32Array)) bad('not a Uint32Array');
+  if (index.length % 2 !== 0) bad(`${index.length} numbers, not pairs`);
+  let start = 0;
+  for (let i = 0; i < index.length; i += 2) {
+    const end = index[i];
+    const block = index[i + 1];
+    if (end <= start) bad(`packet ${i / 2} ends at ${end}, not after its start ${start}`);
+    if (end > packetsLength) bad(`packet ${i / 2} ends at ${end}, past the ${packetsLength} packet bytes`);
+    // A block packet has a code byte and a table-name length before its block, and a non-empty block.
+    if (block !== 0 && (block < start + 2 || block >= end)) bad(`block of packet ${i / 2} at ${block}, outside ${start + 2}..${end - 1}`);
+    start = end;
+  }
+  if (start !== packetsLength) bad(`packets end at ${start}, ${packetsLength} packet bytes`);
 }
 
 /** True once the entry's TTL has run out at `now` (ms). */
@@ -99,13 +151,15 @@ export function encodeEntry(e: Entry): Buffer {
     throw new CacheEntryError('limit', `${e.tables.length} tables > ${ENTRY_LIMITS.maxTables}`);
   }
   if (e.packets.length > U32_MAX) throw new CacheEntryError('limit', `packets of ${e.packets.length} bytes`);
+  checkIndex(e.index, e.packets.length);
   const names = e.tables.map((t) => Buffer.from(t, 'utf8'));
   for (const n of names) {
     if (n.length > ENTRY_LIMITS.maxTableNameBytes) {
       throw new CacheEntryError('limit', `table name of ${n.length} bytes > ${ENTRY_LIMITS.maxTableNameBytes}`);
     }
   }
-  const out = Buffer.allocUnsafe(encodedEntryBytes(e.tables, e.packets.length));
+  const count = e.index.length / 2;
+  const out = Buffer.allocUnsafe(encodedEntryBytes(e.tables, e.packets.length, count));
   let p = MAGIC.copy(out, 0);
   p = out.writeUInt16LE(ENTRY_FORMAT_VERSION, p);
   p = out.writeUIntLE(e.createdAt, p, 6);
@@ -116,6 +170,8 @@ export function encodeEntry(e: Entry): Buffer {
     p = out.writeUInt32LE(n.length, p);
     p += n.copy(out, p);
   }
+  p = out.writeUInt32LE(count, p);
+  for (let i = 0; i < e.index.length; i++) p = out.writeUInt32LE(e.index[i], p);
   p = out.writeUInt32LE(e.packets.length, p);
   p += e.packets.copy(out, p);
   if (p !== out.length) throw new Error(`encodeEntry: wrote ${p} of ${out.length} bytes`); // a bug here, not bad input
@@ -124,7 +180,8 @@ export function encodeEntry(e: Entry): Buffer {
 
 /**
  * Decodes an entry. `packets` is a view into `b` (no copy): the caller must not reuse `b`. Throws CacheEntryError on
- * another magic or version, truncation, trailing bytes or sizes over ENTRY_LIMITS; never reads past `b`.
+ * another magic or version, truncation, trailing bytes, sizes over ENTRY_LIMITS or an invalid packet index; never
+ * reads past `b`.
  */
 export function decodeEntry(b: Buffer): Entry {
   const head = b.subarray(0, 4);
@@ -159,6 +216,13 @@ export function decodeEntry(b: Buffer): Entry {
     tables.push(b.toString('utf8', p, p + len));
     p += len;
   }
+  need(4, 'packet count');
+  const count = b.readUInt32LE(p);
+  p += 4;
+  // Checked against the bytes present before the index is allocated.
+  need(count * ENTRY_INDEX_BYTES_PER_PACKET, 'packet index');
+  const index = new Uint32Array(count * 2);
+  for (let i = 0; i < index.length; i++, p += 4) index[i] = b.readUInt32LE(p);
   need(4, 'packets length');
   const packetsLength = b.readUInt32LE(p);
   p += 4;
@@ -166,5 +230,6 @@ export function decodeEntry(b: Buffer): Entry {
   const packets = b.subarray(p, p + packetsLength);
   p += packetsLength;
   if (p !== b.length) throw new CacheEntryError('malformed', `${b.length - p} bytes after the packets`);
-  return { version, createdAt, ttlMs, tables, revision, packets, bytes: b.length };
+  checkIndex(index, packetsLength);
+  return { version, createdAt, ttlMs, tables, revision, packets, index, bytes: b.length };
 }

@@ -28,3 +28,14 @@ export class CacheEntryError extends CacheError {
     this.name = 'CacheEntryError';
   }
 }
+
+/** A store call failed or took too long; the query bypasses the cache (never an error for the client). */
+export class StoreUnavailableError extends CacheError {
+  constructor(
+    readonly reason: 'down' | 'timeout' | 'full' | 'error',
+    message: string,
+  ) {
+    super('ERR_CACHE_STORE', `cache store unavailable (${reason}): ${message}`);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -6,11 +6,18 @@ export {
   decodeEntry,
   encodeEntry,
   encodedEntryBytes,
+  entryPackets,
   isExpired,
   makeEntry,
   type Entry,
 } from './entry';
 export { CacheError, CacheEntryError, type CacheEntryErrorReason } from './errors';
 export { MemoryStore, type MemoryStoreOptions, type StoreStats } from './memory-store';
-export { Recorder } from './recorder';
+export { Recorder, type RecordedResult } from './recorder';
+export { replayEntry } from './replay';
 export { SingleFlight } from './single-flight';
+export { compileCacheRules, type CacheRuleDecision, type CacheRuleMatcher, type CacheRuleQuery } from './cache-rules';
+export { StoreUnavailableError } from './errors';
+export { MemoryCacheStore } from './memory-cache-store';
+export type { CacheStore, StoreFailure, StoreLock, StoreMark } from './store';
+export { RedisStore, type RedisStoreMark, type RedisStoreOptions } from './redis-store';

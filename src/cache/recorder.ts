@@ -2,39 +2,57 @@
  * The recorder: a bounded tee of the uncompressed server packets of one result while they stream to the client. It
  * never pushes back on the stream; past the cap it gives up, drops what it held, and the query streams on uncached.
  *
- * Chunks are kept by reference, not copied: the framer's views are never mutated after they are handed out
- * (docs/style.md §2.4). One copy happens in finish().
+ * Packets are kept by reference, not copied: the framer's views are never mutated after they are handed out
+ * (docs/style.md §2.4), and recordPacket's decompressed buffers belong to the caller. One copy happens in finish().
  */
+import type { RecordedPacket } from '../protocol';
+import { ENTRY_INDEX_BYTES_PER_PACKET } from './entry';
+
+/** What a finished recording holds: the packets back to back and their index, as makeEntry takes them. */
+export interface RecordedResult {
+  packets: Buffer;
+  /** Pairs [packetEnd, blockStart] in absolute offsets within `packets` (Entry.index). */
+  index: Uint32Array;
+}
+
 export class Recorder {
-  private chunks: Buffer[] = [];
-  private total = 0;
+  private recorded: RecordedPacket[] = [];
+  /** Packet bytes recorded. */
+  private packetBytes = 0;
   private gaveUp = false;
   private done = false;
 
+  /** `maxBytes` bounds what the result adds to an entry: its packet bytes plus 8 index bytes per packet. */
   constructor(private readonly maxBytes: number) {
     if (!(maxBytes >= 0)) throw new RangeError('Recorder: maxBytes must be >= 0');
   }
 
   /**
-   * Records packet bytes; false (from then on) once the total would exceed maxBytes, after dropping everything, and
-   * after finish(). The caller must not mutate `packetBytes` afterwards.
+   * Records one packet (in stream order); false (from then on) once the packets and their index would exceed maxBytes,
+   * after dropping everything, and after finish(). The caller must not mutate `rec.bytes` afterwards. A packet with no
+   * bytes or a block offset outside it is a caller bug: RangeError.
    */
-  add(packetBytes: Buffer): boolean {
+  add(rec: RecordedPacket): boolean {
+    const n = rec.bytes.length;
+    if (n === 0) throw new RangeError('Recorder: a packet has at least its code byte');
+    if (rec.blockStart !== 0 && !(rec.blockStart >= 2 && rec.blockStart < n)) {
+      throw new RangeError(`Recorder: block offset ${rec.blockStart} outside a packet of ${n} bytes`);
+    }
     if (this.gaveUp || this.done) return false;
-    if (this.total + packetBytes.length > this.maxBytes) {
+    if (this.bytes + n + ENTRY_INDEX_BYTES_PER_PACKET > this.maxBytes) {
       this.abandon();
       return false;
     }
-    if (packetBytes.length > 0) this.chunks.push(packetBytes);
-    this.total += packetBytes.length;
+    this.recorded.push(rec);
+    this.packetBytes += n;
     return true;
   }
 
-  /** Gives up on this result (over the cap, or the query failed): drops the bytes; finish() will return null. */
+  /** Gives up on this result (over the cap, or the query failed): drops the packets; finish() will return null. */
   abandon(): void {
     this.gaveUp = true;
-    this.chunks = [];
-    this.total = 0;
+    this.recorded = [];
+    this.packetBytes = 0;
   }
 
   /** True once the recorder gave up. */
@@ -42,17 +60,27 @@ export class Recorder {
     return this.gaveUp;
   }
 
-  /** Bytes recorded so far. */
+  /** What the packets recorded so far add to an entry (packet bytes + index bytes); what maxBytes bounds. */
   get bytes(): number {
-    return this.total;
+    return this.packetBytes + this.recorded.length * ENTRY_INDEX_BYTES_PER_PACKET;
   }
 
-  /** All recorded bytes in one new buffer, or null if abandoned or already finished. Ends the recording. */
-  finish(): Buffer | null {
+  /** The packets in one new buffer with their index, or null if abandoned or already finished. Ends the recording. */
+  finish(): RecordedResult | null {
     if (this.gaveUp || this.done) return null;
     this.done = true;
-    const out = Buffer.concat(this.chunks, this.total);
-    this.chunks = [];
-    return out;
+    const index = new Uint32Array(this.recorded.length * 2);
+    let end = 0;
+    this.recorded.forEach((rec, i) => {
+      index[2 * i + 1] = rec.blockStart === 0 ? 0 : end + rec.blockStart;
+      end += rec.bytes.length;
+      index[2 * i] = end;
+    });
+    const packets = Buffer.concat(
+      this.recorded.map((r) => r.bytes),
+      this.packetBytes,
+    );
+    this.recorded = [];
+    return { packets, index };
   }
 }

@@ -19,6 +19,10 @@ export interface FlagValues {
   admin?: string;
   /** --config FILE */
   config?: string;
+  /** --redis URL: cache in Redis (sets cache.redis.url, cache.store redis, cache.enabled) */
+  redis?: string;
+  /** --cache-ttl SECONDS: sets cache.ttl_seconds and cache.enabled */
+  cacheTtl?: string;
 }
 
 /**
@@ -49,6 +53,44 @@ export function applyFlags(raw: Record<string, unknown>, flags: FlagValues): Con
     const name = colon < 0 ? value : value.slice(0, colon);
     if (name === '') issues.push({ path: key, message: `${flag} expects NAME[:PASSWORD], the name is empty` });
     raw[key] = colon < 0 ? { name } : { name, password: value.slice(colon + 1) };
+  }
+  issues.push(...applyCacheFlags(raw, flags));
+  return issues;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * --redis and --cache-ttl both turn the cache on: asking for a TTL or a Redis server means wanting a cache. They write
+ * into the file's `cache:` (and `cache.redis:`) section, or a new one; a section that is not a mapping is left to the
+ * schema to report.
+ */
+function applyCacheFlags(raw: Record<string, unknown>, flags: FlagValues): ConfigIssue[] {
+  if (flags.redis === undefined && flags.cacheTtl === undefined) return [];
+  if (raw.cache === undefined || raw.cache === null) raw.cache = {};
+  const cache = raw.cache;
+  if (!isRecord(cache)) return [];
+  cache.enabled = true;
+  const issues: ConfigIssue[] = [];
+  if (flags.cacheTtl !== undefined) {
+    // Number('') and Number('1e3') are numbers too; only plain digits are a whole number of seconds here.
+    const whole = /^[0-9]+$/.test(flags.cacheTtl);
+    if (!whole) {
+      issues.push({ path: 'cache.ttl_seconds', message: `--cache-ttl expects a whole number of seconds, got ${JSON.stringify(flags.cacheTtl)}` });
+    }
+    cache.ttl_seconds = whole ? Number(flags.cacheTtl) : flags.cacheTtl;
+  }
+  if (flags.redis !== undefined) {
+    cache.store = 'redis';
+    if (cache.redis === undefined || cache.redis === null) cache.redis = {};
+    const redis = cache.redis;
+    if (isRecord(redis)) {
+      // The flag's server replaces the file's, however the file gave it (URL, variable or cluster seeds).
+      delete redis.url_env;
+      delete redis.cluster;
+      delete redis.nodes;
+      redis.url = flags.redis;
+    }
   }
   return issues;
 }

@@ -11,7 +11,12 @@ export type {
   RoutingRule,
   RuleKind,
   GroupConfig,
+  CacheConfig,
+  CacheRuleConfig,
+  CacheStoreKind,
 } from './schema';
+export { CACHE_STORES } from './schema-cache';
+export { redactRedisUrl, resolveRedisUrl } from './redis-url';
 export { RULE_KINDS, RESERVED_GROUP_NAMES } from './schema-routing';
 export { PASSWORD_KEYS } from './schema-users';
 export { settingValueText } from './schema-fields';

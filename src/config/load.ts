@@ -9,6 +9,7 @@ import { ConfigError, type ConfigIssue } from './errors';
 import { applyFlags, type FlagValues } from './flags';
 import { interpolateEnv } from './interpolate';
 import { takePlainPasswords, unsetPasswordEnvIssues } from './passwords';
+import { redisUrlEnvIssues } from './redis-url';
 import { configSchema, type GatehouseConfig } from './schema';
 import { scalarKindAt } from './schema-kind';
 
@@ -28,6 +29,7 @@ export function loadConfig(opts: LoadConfigOptions): GatehouseConfig {
   const { value, issues }: RawConfig = file === undefined ? { value: {}, issues: [] } : readYaml(file, env);
   issues.push(...applyFlags(value, opts.flags));
   issues.push(...unsetPasswordEnvIssues(value, env));
+  issues.push(...redisUrlEnvIssues(value, env));
   const result = configSchema.safeParse(value, { errorMap });
   if (!result.success) {
     // A value already reported (unset variable, malformed flag) would only repeat itself in the schema's words.

@@ -1,4 +1,5 @@
 /** Printing a configuration without its secrets. */
+import { redactRedisUrl } from './redis-url';
 import type { GatehouseConfig } from './schema';
 
 const MASK = '***';
@@ -6,8 +7,9 @@ const MASK = '***';
 type Backend = GatehouseConfig['read_user'];
 
 /**
- * A copy with every password and password hash replaced by "***" (an empty backend password stays ""). The names of
- * password_env variables are not secret and stay.
+ * A copy with every password and password hash replaced by "***" (an empty backend password stays ""), including the
+ * password inside the cache's Redis URL (scheme, host and port stay). The names of password_env / url_env variables
+ * are not secret and stay.
  */
 export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
   const mask = (s: string | undefined): string | undefined => (s === undefined || s === '' ? s : MASK);
@@ -32,7 +34,21 @@ export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
     pool: { ...cfg.pool },
     streaming: { ...cfg.streaming },
     limits: { ...cfg.limits },
+    cache: {
+      ...cfg.cache,
+      redis: {
+        ...cfg.cache.redis,
+        nodes: [...cfg.cache.redis.nodes],
+        ...(cfg.cache.redis.url !== undefined ? { url: redactRedisUrl(cfg.cache.redis.url) } : {}),
+      },
+      rules: cfg.cache.rules.map((r) => ({ ...r })),
+    },
   };
+}
+
+/** `off`, or the store and default TTL: `memory(ttl=60s)`, `redis(ttl=60s)` (never the Redis URL). */
+function describeCache(c: GatehouseConfig['cache']): string {
+  return c.enabled ? `${c.store}(ttl=${c.ttl_seconds}s)` : 'off';
 }
 
 /**
@@ -60,6 +76,7 @@ export function describeConfig(cfg: GatehouseConfig): string {
     `write_user=${cfg.write_user?.name ?? '-'}`,
     `pool=${cfg.pool.mode}(min_idle=${cfg.pool.min_idle},max_size=${cfg.pool.max_size ?? 'auto'})`,
     `streaming=${cfg.streaming.result_buffering}`,
+    `cache=${describeCache(cfg.cache)}`,
     ...(limits === '' ? [] : [`limits=${limits}`]),
     `log_level=${cfg.log_level}`,
   ];

@@ -54,7 +54,8 @@ export const healthSchema = z
 /** Statement kinds a rule can match (the router's StatementKind). */
 export const RULE_KINDS = ['read', 'write', 'session', 'unknown'] as const;
 
-const pattern = z
+/** A JavaScript regular expression over the normalized SQL, compiled at load so a bad one is a config error. */
+export const sqlPattern = z
   .string()
   .min(1, 'must not be empty')
   .superRefine((p, ctx) => {
@@ -75,7 +76,7 @@ export const ruleSchema = z
         database: z.string().min(1, 'must not be empty').optional(),
         kind: z.enum(RULE_KINDS).optional(),
         /** A JavaScript regular expression, searched for in the normalized SQL (normalizeSql). */
-        pattern: pattern.optional(),
+        pattern: sqlPattern.optional(),
       })
       .default({}),
     /** writer, readers, or a group name. */

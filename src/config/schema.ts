@@ -1,12 +1,13 @@
 /**
  * The configuration schema: the only source of config types and defaults. YAML keys are snake_case; every object is
  * strict (an unknown key is an error, as in chproxy), and cross-field rules carry the path they are about.
- * Sections live in schema-fields.ts (shared fields), schema-users.ts and schema-routing.ts.
+ * Sections live in schema-fields.ts (shared fields), schema-users.ts, schema-routing.ts and schema-cache.ts.
  */
 import { z } from 'zod';
 import { tryParseHostPort } from './host-port';
 import { DEFAULT_GROUP, readerName, writerName, type BackendSpec } from './groups';
 import { LIMIT_KEYS, type LimitKey } from './limits';
+import { cacheSchema } from './schema-cache';
 import { LABEL_NAME, bytes, hostPort, listenHostPort, ms } from './schema-fields';
 import {
   RESERVED_GROUP_NAMES,
@@ -19,6 +20,7 @@ import {
 import { backendUserSchema, proxyUserSchema } from './schema-users';
 
 export { parseHostPort, type HostPort } from './host-port';
+export type { CacheConfig, CacheRuleConfig, CacheStoreKind } from './schema-cache';
 
 const poolSchema = z
   .strictObject({
@@ -86,6 +88,8 @@ const objectSchema = z.strictObject({
   write_user: backendUserSchema.optional(),
   pool: poolSchema.default({}),
   streaming: streamingSchema.default({}),
+  /** The result cache (off by default). */
+  cache: cacheSchema.default({}),
   limits: limitsSchema.default({}),
   log_level: z.enum(LOG_LEVELS).default('info'),
 });

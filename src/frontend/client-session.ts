@@ -13,12 +13,19 @@ import {
   ProtocolError,
   ServerCode,
   Writer,
+  type ClientCompression,
   type Setting,
+  clientCompression,
   encodeServerPacket,
 } from '../protocol';
 import { classify, type Classification } from '../router';
 import { planQuery } from './query-plan';
-import { isBackendFault, seconds, type Attempt, type Lease, type SessionDeps } from './session-types';
+import { isBackendFault, once, seconds, type Attempt, type Lease, type SessionDeps } from './session-types';
+import { SessionCache } from './session-cache';
+import { writtenTables } from './cache-policy';
+import { InvalidatingSink } from './invalidating-sink';
+import type { QueryOutcome } from './cache-flight';
+import type { RunSink } from './query-run';
 import type { ProxyUser } from './auth';
 import { checkLogin, findServerInfo } from './login';
 import { ClientSink } from './client-sink';
@@ -68,6 +75,8 @@ export class ClientSession {
   /** The proxy user's limiter, and the release of this connection's slot. */
   private limiter: UserLimiter | null = null;
   private releaseConnection: (() => void) | null = null;
+  /** The result cache's side of this session (null when the cache is off). */
+  private readonly cache: SessionCache | null;
 
   constructor(
     readonly socket: Socket,
@@ -76,6 +85,19 @@ export class ClientSession {
     this.framer = new Framer('client', this.state, deps.config.limits, { verifyChecksums: deps.config.verifyChecksums });
     this.sink = new ClientSink(socket);
     this.internal = new InternalQueries();
+    this.cache = deps.cache
+      ? new SessionCache(
+          {
+            sink: this.sink,
+            events: deps.events,
+            isClosed: () => this.closed,
+            place: (at) => this.runAttempt(at),
+            ended: (at, route, outcome) => this.queryEnded(at, route, outcome),
+            refreshAttempt: (at) => ({ ...at, admitted: null, tried: new Set(), retriesLeft: deps.config.routing.retries, flight: undefined }),
+          },
+          deps.cache,
+        )
+      : null;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());
@@ -145,13 +167,14 @@ export class ClientSession {
         this.writePacket({ code: ServerCode.Pong });
         return;
       case ClientCode.Query:
-        if (this.run) return this.protocolViolation('Query while a query is running');
+        if (this.run || this.cache?.busy) return this.protocolViolation('Query while a query is running');
         return this.startQuery(p);
       case ClientCode.Data:
       case ClientCode.Scalar:
         return this.onClientData(p);
       case ClientCode.Cancel:
         this.run?.cancel();
+        this.cache?.cancel();
         return;
       case ClientCode.TablesStatusRequest:
         return this.tablesStatus(p);
@@ -263,13 +286,20 @@ export class ClientSession {
 
   // ---- queries ---------------------------------------------------------------------------
 
-  private onClientData(p: FramedPacket): void {
+  private onClientData(p: FramedPacket): Promise<void> | void {
     // A Data packet outside any query is a protocol error; inside one, the server decides.
     if (!this.clientDataOpen && !this.run && !this.attempt) return this.protocolViolation('Data outside a query');
     const block = p.block!;
     const tableName = (p.packet as { tableName: string }).tableName;
-    if (tableName === '' && block.rows === 0 && block.columns.length === 0) this.clientDataOpen = false;
+    const endOfData = tableName === '' && block.rows === 0 && block.columns.length === 0;
+    if (endOfData) this.clientDataOpen = false;
     const at = this.attempt;
+    if (at && this.cache?.holding) {
+      // A held cacheable read has no run yet: keep the packet for whichever run answers it.
+      at.replayBytes += p.end - p.start;
+      at.replay.push(p.chunks);
+      return this.cache.onClientData(endOfData);
+    }
     if (at && at.retriable) {
       // Kept so that a read can be sent again to another reader (bounded).
       at.replayBytes += p.end - p.start;
@@ -310,23 +340,27 @@ export class ClientSession {
     if (route === 'reader' && !forced && config.routing.readAfterWriteMs > 0 && Date.now() - this.lastWriteAt < config.routing.readAfterWriteMs) {
       route = 'writer';
     }
-    this.deps.events.query(route, cls.kind);
     const started = process.hrtime.bigint();
+    const cachePlan = this.cachePlan(q, cls, route, forced != null, group, injected);
+    // A cached read is counted where it ends up (local for hits and followers).
+    if (!cachePlan) this.deps.events.query(route, cls.kind);
     let admitted: (() => void) | null = null;
     if (this.limiter) {
       const a = await this.limiter.admit();
       if (isLimitRefusal(a)) {
+        if (cachePlan) this.deps.events.query(route, cls.kind);
         this.sink.sendError(replyError(a.chCode, a.message));
         this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: a.chCode });
         return;
       }
-      admitted = a;
+      admitted = once(a);
     }
     let queryBytes: readonly Buffer[];
     try {
       queryBytes = this.queryBytes(p, q, injected);
     } catch (e) {
       admitted?.();
+      if (cachePlan) this.deps.events.query(route, cls.kind);
       this.sink.sendError(e);
       this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: toReplyError(e).chCode });
       return;
@@ -339,7 +373,52 @@ export class ClientSession {
       replay: [],
       replayBytes: 0,
     };
+    if (cachePlan) {
+      // Answered once the client's data has ended (session-cache.ts).
+      this.cache!.hold(this.attempt, cachePlan.plan, this.revision, cachePlan.compression);
+      return;
+    }
     return this.runAttempt(this.attempt);
+  }
+
+  /** The cache plan of a read that may use the cache, or null (cache off, not cacheable: the bypass is counted). */
+  private cachePlan(q: ClientQuery, cls: Classification, route: Route, forced: boolean, group: string, injected: Setting[]) {
+    if (!this.cache || cls.kind !== 'read' || cls.session !== undefined) return null;
+    // A read sent to the writer by read-your-writes or a rule wants the writer's current data, not a cached copy.
+    if (route !== 'reader' || forced) {
+      this.deps.cache!.cache.events.bypass(forced ? 'rule' : 'read_after_write');
+      return null;
+    }
+    const settings = mergeSettings(this.settings, q.settings, injected);
+    let compression: ClientCompression | null;
+    try {
+      // The session's SETs count: the backend would compress with what they set.
+      compression = clientCompression({ ...q, settings });
+    } catch {
+      this.deps.cache!.cache.events.bypass('compression');
+      return null; // a method the proxy cannot write: the backend answers it
+    }
+    const d = this.cache.decide({
+      q,
+      cls,
+      userName: this.user?.name ?? this.clientIdentity.user,
+      database: this.database,
+      group,
+      backendUser: this.identityFor('reader').user,
+      revision: this.revision,
+      settings,
+    });
+    return d.cache ? { plan: d.plan, compression } : null;
+  }
+
+  /** The query ended for this client (a cached or shared read): free its slot, count it, read the next packet. */
+  private queryEnded(at: Attempt, route: Route | 'local', outcome: QueryOutcome): void {
+    if (this.attempt === at) this.attempt = null;
+    at.admitted?.();
+    this.deps.events.bytes(this.sink.bytesOut - this.bytesReported, 0);
+    this.bytesReported = this.sink.bytesOut;
+    this.deps.events.queryDone(route, seconds(at.started), outcome.error);
+    if (!this.closed) void this.pump();
   }
 
   /**
@@ -380,9 +459,10 @@ export class ClientSession {
         }
         return this.endAttempt(at, e);
       }
-      if (this.closed) {
+      if (this.closed && !(at.flight && (at.flight.subscribers > 0 || at.flight.background))) {
         pool.release(conn, true);
         at.admitted?.();
+        at.flight?.sendError(new Error('client gone'));
         return;
       }
       const lease: Lease = { conn, pool, pinned: false, target, group: at.group };
@@ -394,6 +474,11 @@ export class ClientSession {
   }
 
   private endAttempt(at: Attempt, err: unknown): void {
+    if (at.flight) {
+      // Every client of the flight gets the error; each ends through its own subscription.
+      at.flight.sendError(err);
+      return;
+    }
     if (this.attempt === at) this.attempt = null;
     at.admitted?.();
     this.sink.sendError(err);
@@ -403,15 +488,22 @@ export class ClientSession {
   private execute(at: Attempt, lease: Lease, route: Route): void {
     const { config, router, health } = this.deps;
     const { q, cls } = at;
+    const flight = at.flight;
+    let sink: RunSink = flight ?? this.sink;
+    const cache = this.deps.cache?.cache;
+    if (cache && cls.kind !== 'read') {
+      const tables = writtenTables(q.query, this.database);
+      sink = new InvalidatingSink(sink, () => cache.invalidate(tables));
+    }
     const run = new QueryRun(
       lease.conn,
-      this.sink,
+      sink,
       {
         // Any INSERT but INSERT … SELECT: 18.16 asks for data blocks even when the text carries
         // inline values (clickhouse-client --multiquery sends the rest of the script after VALUES),
         // so the server's header block, not the text, opens the client's data phase.
         insertExpectsData: cls.statement === 'INSERT' && !cls.insert?.select,
-        resultBuffering: lease.pinned ? 'stream' : config.resultBuffering,
+        resultBuffering: lease.pinned || flight ? 'stream' : config.resultBuffering,
         bufferMaxBytes: config.bufferMaxBytes,
         drainTimeoutMs: config.drainTimeoutMs,
         retriable: !lease.pinned && at.retriable && at.retriesLeft > 0,
@@ -432,6 +524,14 @@ export class ClientSession {
         },
         onDone: ({ reusable, verify, error }) => {
           if (this.run === run) this.run = null;
+          if (flight) {
+            // The clients of the flight were ended by it (queryEnded); what is left is the backend's side.
+            this.deps.events.bytes(0, run.bytesToBackend);
+            router.release(lease.group, lease.target);
+            if (error?.origin === 'proxy' && error.code === ProxyErrorCode.NETWORK_ERROR) health?.reportFailure(lease.target, 'connection lost mid-query');
+            lease.pool.release(lease.conn, reusable, verify);
+            return;
+          }
           this.deps.events.bytes(this.sink.bytesOut - this.bytesReported, run.bytesToBackend);
           this.bytesReported = this.sink.bytesOut;
           if (this.attempt === at) this.attempt = null;
@@ -447,7 +547,8 @@ export class ClientSession {
         },
       },
     );
-    this.run = run;
+    if (flight) flight.attach(run);
+    else this.run = run;
     const timeoutMs = this.user?.queryTimeoutMs ?? 0;
     if (timeoutMs > 0) {
       run.setTimeout(timeoutMs, () =>
@@ -572,6 +673,7 @@ export class ClientSession {
     // abandon() hands the connection back through onDone, which drops a pinned connection.
     if (run && !run.finished) run.abandon();
     else this.releasePinned();
+    this.cache?.close();
     this.inbox = [];
     this.releaseConnection?.();
     this.releaseConnection = null;

@@ -5,3 +5,5 @@ export type { SessionEvents } from './session-types';
 export { exceptionPacket, ProxyErrorCode } from './error-reply';
 export { NetworkList } from './networks';
 export { UserLimiters, type UserLimitOptions } from './user-limits';
+export { ResultCache, type CacheEvents, type ResultCacheOptions } from './result-cache';
+export type { SessionCacheConfig } from './session-cache';

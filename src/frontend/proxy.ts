@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS, type Limits } from '../protocol';
 import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
 import type { SessionEvents } from './session-types';
+import type { SessionCacheConfig } from './session-cache';
 import { listen, type Listener } from './listener';
 import { BackendRouter, backendTargets, type Backends } from './targets';
 import { UserLimiters } from './user-limits';
@@ -24,6 +25,8 @@ export interface ProxyOptions {
   health?: HealthOptions | null;
   routing?: { retries: number; readsFallbackToWriter: boolean; readAfterWriteMs: number; rules: CompiledRule[] };
   events?: Partial<SessionEvents>;
+  /** The result cache (null or absent: off). Closed with the proxy. */
+  cache?: SessionCacheConfig | null;
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -82,6 +85,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     health,
     limiters,
     events,
+    cache: opts.cache ?? null,
     log: opts.log ?? noop,
   });
   health?.start();
@@ -95,6 +99,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     listener,
     async close() {
       await listener.close();
+      await opts.cache?.cache.close();
       await health?.close();
       await pools.close();
     },

@@ -1,6 +1,17 @@
 import { BackendUnavailableError, type BackendConnection, type ProxyError } from '../pool';
 import { ServerCode, type FramedPacket } from '../protocol';
-import type { ClientSink } from './client-sink';
+
+/**
+ * Where a run writes the server's packets: the client's socket (ClientSink), or a cache flight that shares one
+ * execution among several clients (cache-flight.ts). `packet` is given for server packets, absent for bytes the
+ * proxy made (its own Exception).
+ */
+export interface RunSink {
+  write(chunks: readonly Buffer[], packet?: FramedPacket): boolean;
+  onDrain(fn: () => void): void;
+  pauseUntil(register: (resume: () => void) => void): void;
+  sendError(err: unknown): void;
+}
 
 export interface QueryRunOptions {
   /** The statement is an INSERT whose data the client sends after the server's header block. */
@@ -51,7 +62,7 @@ export class QueryRun {
 
   constructor(
     readonly conn: BackendConnection,
-    private readonly client: ClientSink,
+    private readonly client: RunSink,
     private readonly opts: QueryRunOptions,
     private readonly hooks: QueryRunHooks,
   ) {
@@ -162,19 +173,19 @@ export class QueryRun {
       this.finish(p);
       return;
     }
-    this.send(p.chunks);
+    this.send(p);
   }
 
   private flushBuffered(): void {
     if (!this.buffered) return;
-    for (const b of this.buffered) this.send(b.chunks);
+    for (const b of this.buffered) this.send(b);
     this.buffered = [];
     this.bufferedBytes = 0;
   }
 
-  private send(chunks: readonly Buffer[]): void {
+  private send(p: FramedPacket): void {
     this.sentToClient = true;
-    if (!this.client.write(chunks) && !this.waitingForDrain) {
+    if (!this.client.write(p.chunks, p) && !this.waitingForDrain) {
       // One wait per stall, however many packets are written before the drain.
       this.waitingForDrain = true;
       this.conn.pause();
@@ -204,10 +215,10 @@ export class QueryRun {
       const packets = [...this.buffered, last];
       this.buffered = null;
       this.hooks.onDone({ reusable, verify, error });
-      for (const p of packets) this.client.write(p.chunks);
+      for (const p of packets) this.client.write(p.chunks, p);
       return;
     }
-    if (forward) this.send(last.chunks);
+    if (forward) this.send(last);
     this.hooks.onDone({ reusable, verify, error: this.timedOut ? { origin: 'proxy', code: 159 } : error });
   }
 

@@ -5,6 +5,8 @@ import type { Classification, CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
 import type { BackendRouter, Backends, Route } from './targets';
 import type { UserLimiters } from './user-limits';
+import type { Flight } from './cache-flight';
+import type { SessionCacheConfig } from './session-cache';
 
 export interface SessionEvents {
   query(route: Route | 'local', kind: string): void;
@@ -36,6 +38,8 @@ export interface SessionDeps {
   health: HealthMonitor | null;
   limiters: UserLimiters;
   events: SessionEvents;
+  /** The result cache, when `cache.enabled`. */
+  cache: SessionCacheConfig | null;
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -68,6 +72,18 @@ export interface Attempt {
   replayBytes: number;
   /** The last pick after every reader failed (writer fallback or 279) was made. */
   fallbackTried?: boolean;
+  /** A cacheable read: the run writes to this flight, which serves every client reading the same key. */
+  flight?: Flight;
+}
+
+/** `fn` callable any number of times, running once (a query's slot must be given back exactly once). */
+export function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 /** Errors that say the backend is unwell (counted by health, and worth a retry elsewhere). */

@@ -8,6 +8,9 @@ export type {
   ConnectResult,
   PoolStats,
   PoolStatsSource,
+  CacheStats,
+  CacheStatsSource,
+  SingleFlightScope,
 } from './registry';
 export { startAdminServer } from './admin-server';
 export type { AdminServer, AdminServerOptions } from './admin-server';

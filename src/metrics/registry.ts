@@ -27,6 +27,22 @@ export interface PoolStats {
 /** Called at every scrape, so pools need not push their gauges. */
 export type PoolStatsSource = () => Iterable<PoolStats>;
 
+/** Where a query waited for an identical one: in this process, or on another instance (the Redis lock). */
+export type SingleFlightScope = 'process' | 'cluster';
+
+/** The cache store's state at scrape time. */
+export interface CacheStats {
+  /** Current entries; -1 when the store cannot tell cheaply (Redis). */
+  readonly entries: number;
+  /** Current bytes of all entries; -1 when the store cannot tell cheaply. */
+  readonly bytes: number;
+  /** Entries evicted to stay under the byte budget, since the store was created. */
+  readonly evictions: number;
+}
+
+/** Called at every scrape, so the store need not push its gauges. */
+export type CacheStatsSource = () => CacheStats;
+
 const PREFIX = 'gatehouse_';
 
 /** Query latency buckets, 1 ms to 5 min. */
@@ -56,8 +72,25 @@ export class Metrics {
   readonly backendBanned: Gauge<'backend'>;
   readonly backendBansTotal: Counter<'backend'>;
   readonly bytesTotal: Counter<'direction'>;
+  readonly cacheHitsTotal: Counter;
+  readonly cacheMissesTotal: Counter;
+  readonly cacheStoresTotal: Counter;
+  /** `reason` is chosen by the cache (the frontend's BypassReason: not_read, hint, rule, store_down, too_large, ...). */
+  readonly cacheBypassTotal: Counter<'reason'>;
+  /** Incremented by the number of entries an invalidation removed. */
+  readonly cacheInvalidationsTotal: Counter;
+  /** Read from cache sources at scrape time (see addCacheSource). */
+  readonly cacheEvictionsTotal: Counter;
+  readonly cacheEntries: Gauge;
+  readonly cacheBytes: Gauge;
+  readonly cacheSingleflightWaitsTotal: Counter<'scope'>;
+  readonly cacheStaleServedTotal: Counter;
+  readonly cacheRefreshesTotal: Counter;
+  /** Set by the cache (setCacheStoreUp); absent until then. */
+  readonly cacheStoreUp: Gauge;
 
   private readonly poolSources = new Set<PoolStatsSource>();
+  private readonly cacheSources = new Set<CacheStatsSource>();
 
   constructor() {
     const registers = [this.registry];
@@ -146,6 +179,77 @@ export class Metrics {
       labelNames: ['direction'] as const,
       registers,
     });
+    this.cacheHitsTotal = new Counter({ name: `${PREFIX}cache_hits_total`, help: 'Queries answered from the result cache.', registers });
+    this.cacheMissesTotal = new Counter({
+      name: `${PREFIX}cache_misses_total`,
+      help: 'Cacheable queries not found in the result cache (run on a backend).',
+      registers,
+    });
+    this.cacheStoresTotal = new Counter({
+      name: `${PREFIX}cache_stores_total`,
+      help: 'Results written to the result cache.',
+      registers,
+    });
+    this.cacheBypassTotal = new Counter({
+      name: `${PREFIX}cache_bypass_total`,
+      help:
+        'Queries that did not use the result cache, by reason (not_read, hint, rule, nondeterministic, system_tables, ' +
+        'unknown_tables, external_tables, store_down, store_timeout, store_full, store_error, too_large, failed, ...).',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.cacheInvalidationsTotal = new Counter({
+      name: `${PREFIX}cache_invalidations_total`,
+      help: 'Cache entries removed because a write touched a table they read.',
+      registers,
+    });
+    this.cacheEvictionsTotal = new Counter({
+      name: `${PREFIX}cache_evictions_total`,
+      help: 'Cache entries evicted to stay under cache.max_bytes (read from the store at scrape time).',
+      registers,
+      collect: () => {
+        // With no store registered, there is nothing to read: keep the last value.
+        if (this.cacheSources.size === 0) return;
+        const stats = this.readCacheSources();
+        this.cacheEvictionsTotal.reset();
+        this.cacheEvictionsTotal.inc(stats.reduce((n, s) => n + Math.max(0, s.evictions), 0));
+      },
+    });
+    this.cacheEntries = new Gauge({
+      name: `${PREFIX}cache_entries`,
+      help: 'Entries in the cache store; absent when the store cannot tell (Redis) or the cache is off.',
+      registers,
+      collect: () => this.collectCacheGauge(this.cacheEntries, (s) => s.entries),
+    });
+    this.cacheBytes = new Gauge({
+      name: `${PREFIX}cache_bytes`,
+      help: 'Bytes of the entries in the cache store; absent when the store cannot tell (Redis) or the cache is off.',
+      registers,
+      collect: () => this.collectCacheGauge(this.cacheBytes, (s) => s.bytes),
+    });
+    this.cacheSingleflightWaitsTotal = new Counter({
+      name: `${PREFIX}cache_singleflight_waits_total`,
+      help: 'Cache misses that waited for an identical query already running, by scope (process: in this proxy; cluster: on another instance).',
+      labelNames: ['scope'] as const,
+      registers,
+    });
+    this.cacheStaleServedTotal = new Counter({
+      name: `${PREFIX}cache_stale_served_total`,
+      help: 'Cache hits served older than cache.soft_ttl_seconds (stale-while-revalidate).',
+      registers,
+    });
+    this.cacheRefreshesTotal = new Counter({
+      name: `${PREFIX}cache_refreshes_total`,
+      help: 'Background refreshes of stale cache entries started.',
+      registers,
+    });
+    this.cacheStoreUp = new Gauge({
+      name: `${PREFIX}cache_store_up`,
+      help: 'Whether the cache store answers (1) or not (0); absent while the cache is off.',
+      registers,
+    });
+    // A 0 before the cache starts (or when it is off) would read as "store down" and fire alerts.
+    this.cacheStoreUp.remove({});
   }
 
   /** Registers a pool's state for the pool gauges; returns the function that unregisters it. */
@@ -154,6 +258,33 @@ export class Metrics {
     return () => {
       this.poolSources.delete(source);
     };
+  }
+
+  /**
+   * Registers the cache store's state for the eviction counter and the entries/bytes gauges; returns the function
+   * that unregisters it. With several sources, values are summed; one unknown (-1) entries or bytes leaves that gauge
+   * out.
+   */
+  addCacheSource(source: CacheStatsSource): () => void {
+    this.cacheSources.add(source);
+    return () => {
+      this.cacheSources.delete(source);
+    };
+  }
+
+  /** Counts a query that did not use the cache; `reason` is the cache's own (its list lives with the cache policy). */
+  countCacheBypass(reason: string): void {
+    this.cacheBypassTotal.inc({ reason });
+  }
+
+  /** Counts a cache miss that waited for an identical query in flight. */
+  countSingleflightWait(scope: SingleFlightScope): void {
+    this.cacheSingleflightWaitsTotal.inc({ scope });
+  }
+
+  /** Records whether the cache store answers. */
+  setCacheStoreUp(up: boolean): void {
+    this.cacheStoreUp.set(up ? 1 : 0);
   }
 
   /** Counts one query (typed labels). */
@@ -196,6 +327,17 @@ export class Metrics {
     if (this.poolSources.size === 0) return;
     gauge.reset();
     for (const source of this.poolSources) for (const s of source()) apply(s);
+  }
+
+  private readCacheSources(): CacheStats[] {
+    return [...this.cacheSources].map((source) => source());
+  }
+
+  private collectCacheGauge(gauge: Gauge, pick: (s: CacheStats) => number): void {
+    const values = this.readCacheSources().map(pick);
+    // Absent rather than 0: an empty cache and an unknown size must not look alike on a dashboard.
+    if (values.length === 0 || values.some((v) => v < 0)) gauge.remove({});
+    else gauge.set(values.reduce((a, b) => a + b, 0));
   }
 }
 

@@ -19,4 +19,6 @@ export {
   FRAME_HEADER_BYTES,
 } from './compression';
 export { encodeBlockPacket } from './block-packet';
+export { clientCompression, encodeForClient, recordPacket } from './recorded-packet';
+export type { ClientCompression, RecordedPacket } from './recorded-packet';
 export * from './framer';

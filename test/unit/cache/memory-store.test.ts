@@ -1,10 +1,12 @@
 import { makeEntry, MemoryStore, type Entry } from '../../../src/cache';
 
-/** An entry of exactly `bytes` encoded bytes (bytes >= the empty entry's size). */
+/** An entry of exactly `bytes` encoded bytes, holding one packet (bytes > the empty entry's size + its 8 index bytes). */
 function entry(bytes: number, opts: { tables?: string[]; createdAt?: number; ttlMs?: number } = {}): Entry {
   const tables = opts.tables ?? [];
-  const empty = makeEntry({ createdAt: opts.createdAt ?? 0, ttlMs: opts.ttlMs ?? 1000, tables, revision: 54412, packets: Buffer.alloc(0) });
-  return makeEntry({ ...empty, packets: Buffer.alloc(bytes - empty.bytes, 1) });
+  const base = { createdAt: opts.createdAt ?? 0, ttlMs: opts.ttlMs ?? 1000, tables, revision: 54412 };
+  const empty = makeEntry({ ...base, packets: Buffer.alloc(0), index: new Uint32Array(0) });
+  const packetBytes = bytes - empty.bytes - 8;
+  return makeEntry({ ...base, packets: Buffer.alloc(packetBytes, 1), index: Uint32Array.of(packetBytes, 0) });
 }
 
 function setup(maxBytes = 1000, maxEntryBytes = 400) {

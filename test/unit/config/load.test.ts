@@ -10,9 +10,22 @@ const GOOD_ENV = {
   GH_MIN_IDLE: '3',
   GH_APP_PASSWORD: 'secret',
   GH_APP_READ_PASSWORD: 'ar-pass',
+  GH_REDIS_PASSWORD: 'redis-pass',
 };
 /** What a user without limits or settings gets. */
 const USER_DEFAULTS = { readonly: false, settings: {}, queue_size: 0, queue_timeout_ms: 5000 } as const;
+/** The cache section when the file has none. */
+const CACHE_DEFAULTS: GatehouseConfig['cache'] = {
+  enabled: false,
+  store: 'memory',
+  ttl_seconds: 60,
+  soft_ttl_seconds: null,
+  max_entry_bytes: 8388608,
+  max_bytes: 268435456,
+  lock_timeout_ms: 30000,
+  redis: { cluster: false, nodes: [], prefix: 'gatehouse:', command_timeout_ms: 250 },
+  rules: [],
+};
 const HEALTH_DEFAULTS = {
   interval_ms: 2000,
   timeout_ms: 1000,
@@ -68,6 +81,7 @@ describe('defaults', () => {
         drain_timeout_ms: 5000,
       },
       streaming: { result_buffering: 'stream', buffer_max_bytes: 67108864, max_pending_client_bytes: 8388608, verify_checksums: false },
+      cache: CACHE_DEFAULTS,
       limits: {},
       log_level: 'info',
     };
@@ -154,6 +168,21 @@ describe('a full file', () => {
         drain_timeout_ms: 250,
       },
       streaming: { result_buffering: 'buffer', buffer_max_bytes: 1048576, max_pending_client_bytes: 65536, verify_checksums: true },
+      cache: {
+        enabled: true,
+        store: 'redis',
+        ttl_seconds: 120,
+        soft_ttl_seconds: 90,
+        max_entry_bytes: 1048576,
+        max_bytes: 67108864,
+        lock_timeout_ms: 5000,
+        redis: { url: 'redis://:redis-pass@redis-1:6379/2', cluster: false, nodes: [], prefix: 'gh:', command_timeout_ms: 100 },
+        rules: [
+          { user: 'dashboards', cache: true, ttl_seconds: 600 },
+          { database: 'audit', cache: false },
+          { user: 'app', database: 'shop', pattern: 'FROM events_\\w+ WHERE ts > \\?', cache: true, ttl_seconds: 10 },
+        ],
+      },
       limits: { max_string_bytes: 1048576, max_columns: 1000 },
       log_level: 'debug',
     });

@@ -1,14 +1,15 @@
 import * as path from 'node:path';
-import { describeConfig, loadConfig, redactConfig } from '../../../src/config';
+import { configSchema, describeConfig, loadConfig, redactConfig, redactRedisUrl } from '../../../src/config';
 
 const GOOD = path.join(__dirname, 'fixtures', 'good.full.yaml');
-const SECRETS = ['r-pass', 'w-pass', 'ar-pass', '2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b'];
+const SECRETS = ['r-pass', 'w-pass', 'ar-pass', 'redis-pass', '2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b'];
 const ENV = {
   GH_READ_PASSWORD: 'r-pass',
   GH_WRITE_PASSWORD: 'w-pass',
   GH_MIN_IDLE: '1',
   GH_APP_PASSWORD: 'secret',
   GH_APP_READ_PASSWORD: 'ar-pass',
+  GH_REDIS_PASSWORD: 'redis-pass',
 };
 
 function load() {
@@ -30,8 +31,10 @@ describe('redactConfig', () => {
     ]);
     expect(red.read_user).toEqual({ name: 'gh_reader', password: '***' });
     expect(red.write_user).toEqual({ name: 'gh_writer', password: '***' });
+    expect(red.cache.redis.url).toBe('redis://:***@redis-1:6379/2');
     const unmasked = red.users.map((u, i) => ({ ...u, ...pick(cfg.users[i]!, ['password_sha256_hex', 'read_user']) }));
-    expect({ ...red, users: unmasked, read_user: cfg.read_user, write_user: cfg.write_user }).toEqual(cfg);
+    const cache = { ...red.cache, redis: { ...red.cache.redis, url: cfg.cache.redis.url } };
+    expect({ ...red, users: unmasked, read_user: cfg.read_user, write_user: cfg.write_user, cache }).toEqual(cfg);
     const text = JSON.stringify(red);
     for (const s of SECRETS) expect(text).not.toContain(s);
   });
@@ -63,7 +66,7 @@ describe('describeConfig', () => {
       'listen=0.0.0.0:9000 admin=127.0.0.1:9363 writer=ch-writer:9000 readers=[ch-reader-1:9000,[::1]:9001*3] ' +
         'groups=analytics(writer=an-writer:9000,readers=[an-reader:9000,an-reader-2:9000*2]) rules=3 ' +
         'users=app,dashboards(readonly) read_user=gh_reader write_user=gh_writer pool=session(min_idle=1,max_size=20) ' +
-        'streaming=buffer limits=max_string_bytes=1048576,max_columns=1000 log_level=debug',
+        'streaming=buffer cache=redis(ttl=120s) limits=max_string_bytes=1048576,max_columns=1000 log_level=debug',
     );
     for (const s of SECRETS) expect(line).not.toContain(s);
   });
@@ -71,7 +74,49 @@ describe('describeConfig', () => {
   it('describes the defaults', () => {
     expect(describeConfig(loadConfig({ flags: { writer: 'w:9000' }, env: {} }))).toBe(
       'listen=127.0.0.1:9000 admin=off writer=w:9000 readers=[] users=(pass-through) read_user=- write_user=- ' +
-        'pool=query(min_idle=1,max_size=auto) streaming=stream log_level=info',
+        'pool=query(min_idle=1,max_size=auto) streaming=stream cache=off log_level=info',
     );
+  });
+
+  it.each([
+    [{ cacheTtl: '30' }, 'cache=memory(ttl=30s)'],
+    [{ redis: 'redis://:hunter2@cache:6379' }, 'cache=redis(ttl=60s)'],
+    [{ redis: 'redis://u:hunter2@cache:6379', cacheTtl: '5' }, 'cache=redis(ttl=5s)'],
+  ])('names the cache store and TTL, never the Redis URL (%j)', (flags, part) => {
+    const line = describeConfig(loadConfig({ flags: { writer: 'w:9000', ...flags }, env: {} }));
+    expect(line.split(' ')).toContain(part);
+    expect(line).not.toContain('hunter2');
+    expect(line).not.toContain('cache:6379');
+  });
+});
+
+describe('Redis URL passwords', () => {
+  it.each([
+    ['redis://:hunter2@cache:6379/0', 'redis://:***@cache:6379/0'],
+    ['redis://app:hunter2@cache:6379', 'redis://app:***@cache:6379'],
+    ['rediss://app:hunter2@[::1]:6380/3', 'rediss://app:***@[::1]:6380/3'],
+    ['redis://:p%40ss%3Aword@cache:6379', 'redis://:***@cache:6379'],
+    // A lone user part is often the password (redis://PASSWORD@host): masked too.
+    ['redis://hunter2@cache:6379', 'redis://***@cache:6379'],
+    ['redis://cache:6379?password=hunter2&db=1', 'redis://cache:6379?password=***&db=1'],
+    ['redis://cache:6379/1', 'redis://cache:6379/1'],
+    ['redis://cache', 'redis://cache'],
+    ['not a url hunter2', '***'],
+  ])('%s → %s', (url, masked) => {
+    expect(redactRedisUrl(url)).toBe(masked);
+  });
+
+  it('are masked by redactConfig when given by --redis too (the file case is the test above)', () => {
+    const cfg = loadConfig({ flags: { writer: 'w:9000', redis: 'redis://default:hunter2@cache:6379/1' }, env: {} });
+    const red = redactConfig(cfg);
+    expect(red.cache.redis.url).toBe('redis://default:***@cache:6379/1');
+    expect(JSON.stringify(red)).not.toContain('hunter2');
+    expect(cfg.cache.redis.url).toBe('redis://default:hunter2@cache:6379/1'); // the original is untouched
+  });
+
+  it('a url_env name stays (it is not a secret; its value never enters the configuration)', () => {
+    const cfg = configSchema.parse({ writer: 'w:9000', cache: { enabled: true, redis: { url_env: 'REDIS_URL' } } });
+    expect(redactConfig(cfg).cache).toEqual(cfg.cache);
+    expect(cfg.cache.store).toBe('redis');
   });
 });

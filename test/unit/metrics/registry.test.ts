@@ -14,6 +14,18 @@ describe('Metrics', () => {
       'gatehouse_backend_banned gauge',
       'gatehouse_backend_bans_total counter',
       'gatehouse_bytes_total counter',
+      'gatehouse_cache_bypass_total counter',
+      'gatehouse_cache_bytes gauge',
+      'gatehouse_cache_entries gauge',
+      'gatehouse_cache_evictions_total counter',
+      'gatehouse_cache_hits_total counter',
+      'gatehouse_cache_invalidations_total counter',
+      'gatehouse_cache_misses_total counter',
+      'gatehouse_cache_refreshes_total counter',
+      'gatehouse_cache_singleflight_waits_total counter',
+      'gatehouse_cache_stale_served_total counter',
+      'gatehouse_cache_store_up gauge',
+      'gatehouse_cache_stores_total counter',
       'gatehouse_client_connections gauge',
       'gatehouse_client_connections_total counter',
       'gatehouse_pinned_sessions gauge',
@@ -91,5 +103,87 @@ describe('Metrics', () => {
     const m = new Metrics();
     m.poolWaiting.set({ backend: 'w:9000', user: 'rw' }, 2);
     expect(samples(await m.render(), 'gatehouse_pool_waiting')).toEqual(['gatehouse_pool_waiting{backend="w:9000",user="rw"} 2']);
+  });
+
+  describe('cache', () => {
+    it('counts hits, misses, stores, bypasses by reason, invalidated entries, waits by scope, stale hits, refreshes', async () => {
+      const m = new Metrics();
+      m.cacheHitsTotal.inc();
+      m.cacheHitsTotal.inc();
+      m.cacheMissesTotal.inc();
+      m.cacheStoresTotal.inc();
+      m.countCacheBypass('nondeterministic');
+      m.countCacheBypass('store_timeout');
+      m.countCacheBypass('store_timeout');
+      m.cacheInvalidationsTotal.inc(7);
+      m.countSingleflightWait('process');
+      m.countSingleflightWait('cluster');
+      m.countSingleflightWait('cluster');
+      m.cacheStaleServedTotal.inc();
+      m.cacheRefreshesTotal.inc();
+      const text = await m.render();
+      expect(samples(text, 'gatehouse_cache_hits_total')).toEqual(['gatehouse_cache_hits_total 2']);
+      expect(samples(text, 'gatehouse_cache_misses_total')).toEqual(['gatehouse_cache_misses_total 1']);
+      expect(samples(text, 'gatehouse_cache_stores_total')).toEqual(['gatehouse_cache_stores_total 1']);
+      expect(samples(text, 'gatehouse_cache_bypass_total')).toEqual([
+        'gatehouse_cache_bypass_total{reason="nondeterministic"} 1',
+        'gatehouse_cache_bypass_total{reason="store_timeout"} 2',
+      ]);
+      expect(samples(text, 'gatehouse_cache_invalidations_total')).toEqual(['gatehouse_cache_invalidations_total 7']);
+      expect(samples(text, 'gatehouse_cache_singleflight_waits_total')).toEqual([
+        'gatehouse_cache_singleflight_waits_total{scope="process"} 1',
+        'gatehouse_cache_singleflight_waits_total{scope="cluster"} 2',
+      ]);
+      expect(samples(text, 'gatehouse_cache_stale_served_total')).toEqual(['gatehouse_cache_stale_served_total 1']);
+      expect(samples(text, 'gatehouse_cache_refreshes_total')).toEqual(['gatehouse_cache_refreshes_total 1']);
+    });
+
+    it('reports the store as up or down only once told; absent before (the cache may be off)', async () => {
+      const m = new Metrics();
+      const text = await m.render();
+      expect(text).toContain('# TYPE gatehouse_cache_store_up gauge');
+      expect(samples(text, 'gatehouse_cache_store_up')).toEqual([]);
+      m.setCacheStoreUp(true);
+      expect(samples(await m.render(), 'gatehouse_cache_store_up')).toEqual(['gatehouse_cache_store_up 1']);
+      m.setCacheStoreUp(false);
+      expect(samples(await m.render(), 'gatehouse_cache_store_up')).toEqual(['gatehouse_cache_store_up 0']);
+    });
+
+    it('reads entries, bytes and evictions from cache sources at scrape time', async () => {
+      const m = new Metrics();
+      let stats = { entries: 3, bytes: 4096, evictions: 1 };
+      const unregister = m.addCacheSource(() => stats);
+      let text = await m.render();
+      expect(samples(text, 'gatehouse_cache_entries')).toEqual(['gatehouse_cache_entries 3']);
+      expect(samples(text, 'gatehouse_cache_bytes')).toEqual(['gatehouse_cache_bytes 4096']);
+      expect(samples(text, 'gatehouse_cache_evictions_total')).toEqual(['gatehouse_cache_evictions_total 1']);
+      stats = { entries: 2, bytes: 1000, evictions: 5 };
+      text = await m.render();
+      expect(samples(text, 'gatehouse_cache_entries')).toEqual(['gatehouse_cache_entries 2']);
+      expect(samples(text, 'gatehouse_cache_bytes')).toEqual(['gatehouse_cache_bytes 1000']);
+      expect(samples(text, 'gatehouse_cache_evictions_total')).toEqual(['gatehouse_cache_evictions_total 5']);
+      // A second source (another store) is added in.
+      m.addCacheSource(() => ({ entries: 1, bytes: 10, evictions: 2 }));
+      text = await m.render();
+      expect(samples(text, 'gatehouse_cache_entries')).toEqual(['gatehouse_cache_entries 3']);
+      expect(samples(text, 'gatehouse_cache_evictions_total')).toEqual(['gatehouse_cache_evictions_total 7']);
+      unregister();
+      expect(samples(await m.render(), 'gatehouse_cache_bytes')).toEqual(['gatehouse_cache_bytes 10']);
+    });
+
+    it('leaves entries and bytes out when a store cannot tell (-1), and when no store is registered', async () => {
+      const m = new Metrics();
+      let text = await m.render();
+      expect(samples(text, 'gatehouse_cache_entries')).toEqual([]);
+      expect(samples(text, 'gatehouse_cache_bytes')).toEqual([]);
+      expect(samples(text, 'gatehouse_cache_evictions_total')).toEqual(['gatehouse_cache_evictions_total 0']);
+      m.addCacheSource(() => ({ entries: -1, bytes: -1, evictions: 4 })); // e.g. Redis
+      m.addCacheSource(() => ({ entries: 5, bytes: 50, evictions: 0 }));
+      text = await m.render();
+      expect(samples(text, 'gatehouse_cache_entries')).toEqual([]);
+      expect(samples(text, 'gatehouse_cache_bytes')).toEqual([]);
+      expect(text).toContain('# HELP gatehouse_cache_entries Entries in the cache store; absent when the store cannot tell');
+      expect(samples(text, 'gatehouse_cache_evictions_total')).toEqual(['gatehouse_cache_evictions_total 4']);
+    });
   });
 });

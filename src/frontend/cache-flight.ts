@@ -1,0 +1,296 @@
+/**
+ * One backend execution of a cacheable read shared by every client that asked for the same key while it runs
+ * (single-flight, issue 5). The flight is the QueryRun's sink: it records the result for the cache (bounded by the
+ * entry cap) and writes each packet to every subscriber as it arrives, encoded for that subscriber's compression.
+ * The backend is paused while any subscriber's socket is full, so memory stays bounded by the slowest reader's
+ * socket buffer plus the recording (itself capped).
+ *
+ * A client that joins late first gets the packets recorded so far, then the live ones; once the recording was given
+ * up (over the cap) nobody can join, because the start of the result is gone.
+ */
+import { Recorder, entryPackets, makeEntry, type Entry } from '../cache';
+import {
+  ServerCode,
+  encodeForClient,
+  recordPacket,
+  type ClientCompression,
+  type FramedPacket,
+  type Limits,
+  type RecordedPacket,
+} from '../protocol';
+import type { ClientSink } from './client-sink';
+import { exceptionPacket, ProxyErrorCode, toReplyError } from './error-reply';
+
+/** Packets a cache entry holds (never Progress, Log, ProfileEvents: they describe one execution). */
+const RECORDED: ReadonlySet<number> = new Set([ServerCode.Data, ServerCode.Totals, ServerCode.Extremes, ServerCode.ProfileInfo]);
+/** Packets whose block travels in compressed frames when the query asked for compression. */
+const COMPRESSIBLE: ReadonlySet<number> = new Set([ServerCode.Data, ServerCode.Totals, ServerCode.Extremes]);
+
+export interface QueryOutcome {
+  error?: { origin: 'backend' | 'proxy'; code: number };
+}
+
+/** A client reading a flight. */
+export interface FlightSubscriber {
+  readonly sink: ClientSink;
+  /** How this client wants blocks (its Query's compression flag and method). */
+  readonly compression: ClientCompression | null;
+  /** The result ended for this client (its last packet is written). Called once. */
+  onEnd(outcome: QueryOutcome): void;
+}
+
+/** What the flight needs from its owner (the ResultCache). */
+export interface FlightOwner {
+  /**
+   * The result ended: `entry` is null when it must not be stored (failed, cancelled, over the cap); `overCap` says
+   * the recording was given up because the result outgrew the entry cap.
+   */
+  complete(flight: Flight, entry: Entry | null, overCap: boolean): void;
+}
+
+/** The running backend query, as far as the flight drives it. */
+export interface FlightRun {
+  cancel(): void;
+  abandon(): void;
+  readonly finished: boolean;
+}
+
+function sameCompression(a: ClientCompression | null, b: ClientCompression | null): boolean {
+  return a === null || b === null ? a === b : a.method === b.method;
+}
+
+interface Sub {
+  readonly s: FlightSubscriber;
+  full: boolean;
+}
+
+export class Flight {
+  private readonly subs = new Set<Sub>();
+  private recorder: Recorder | null;
+  /** The recorded packets (same objects the recorder holds), for late joiners. */
+  private prefix: RecordedPacket[] = [];
+  private drainWaiters: (() => void)[] = [];
+  private run: FlightRun | null = null;
+  private ended = false;
+  /** The recording was given up because the result outgrew the entry cap. */
+  private overCap = false;
+  /** Runs with no subscriber (stale-while-revalidate refresh): it fills the cache for later clients. */
+  readonly background: boolean;
+
+  constructor(
+    readonly key: string,
+    private readonly owner: FlightOwner,
+    private readonly o: {
+      /** Compression of the backend query (the leader's): blocks in this form pass through unchanged. */
+      wire: ClientCompression | null;
+      maxEntryBytes: number;
+      ttlMs: number;
+      tables: readonly string[];
+      revision: number;
+      limits: Limits;
+      background?: boolean;
+    },
+  ) {
+    this.recorder = new Recorder(o.maxEntryBytes);
+    this.background = o.background === true;
+  }
+
+  /** True while a client may still join (the whole result so far is recorded and it has not ended). */
+  get joinable(): boolean {
+    return !this.ended && this.recorder !== null && !this.recorder.abandoned;
+  }
+
+  get subscribers(): number {
+    return this.subs.size;
+  }
+
+  get finished(): boolean {
+    return this.ended;
+  }
+
+  /** Adds a client: it gets what was recorded so far, then every later packet. False when it cannot join. */
+  join(s: FlightSubscriber): boolean {
+    if (!this.joinable) return false;
+    const sub: Sub = { s, full: false };
+    this.subs.add(sub);
+    for (const rec of this.prefix) this.writeTo(sub, encodeForClient(rec, s.compression));
+    return true;
+  }
+
+  /** The backend run that feeds this flight (set once it is placed; again after a retry on another reader). */
+  attach(run: FlightRun): void {
+    this.run = run;
+  }
+
+  /** A subscriber's Cancel: the backend query is cancelled only when nobody else reads it. */
+  cancel(s: FlightSubscriber): void {
+    const sub = this.find(s);
+    if (!sub || this.ended) return;
+    if (this.subs.size === 1 && !this.background) {
+      this.giveUpRecording(); // a cancelled result is cut short: never stored
+      this.run?.cancel();
+      return;
+    }
+    // Others still read it: this client alone stops here, as a cancelled query ends (EndOfStream).
+    this.subs.delete(sub);
+    this.writeTo(sub, [Buffer.from([ServerCode.EndOfStream])]);
+    sub.s.onEnd({});
+    this.wakeDrainWaiters();
+  }
+
+  /** A subscriber's client went away. The last one leaving stops the backend query (unless it is a refresh). */
+  leave(s: FlightSubscriber): void {
+    const sub = this.find(s);
+    if (!sub) return;
+    this.subs.delete(sub);
+    this.wakeDrainWaiters();
+    if (this.subs.size === 0 && !this.background && !this.ended) {
+      this.giveUpRecording();
+      if (this.run && !this.run.finished) this.run.abandon();
+      else if (!this.run) this.end(null, {}); // not placed yet: nothing to stop
+    }
+  }
+
+  /** Another instance produced the result (Redis single-flight): replay it to every subscriber. */
+  serveEntry(entry: Entry): void {
+    if (this.ended) return;
+    this.giveUpRecording(); // already stored by its producer
+    for (const rec of entryPackets(entry)) this.broadcast(() => undefined, rec);
+    this.finishWith(Buffer.from([ServerCode.EndOfStream]), {});
+  }
+
+  // ---- the QueryRun sink -------------------------------------------------------------------
+
+  /** A server packet (or, without `p`, bytes the proxy made: its own Exception). */
+  write(chunks: readonly Buffer[], p?: FramedPacket): boolean {
+    if (this.ended) return true;
+    if (!p) {
+      // The proxy's query timeout: an Exception the server did not send; the rest is drained by the run.
+      this.giveUpRecording();
+      this.finishWith(Buffer.concat(chunks), { error: { origin: 'proxy', code: ProxyErrorCode.TIMEOUT_EXCEEDED } });
+      return true;
+    }
+    if (p.code === ServerCode.EndOfStream) {
+      this.finishWith(Buffer.concat(p.chunks), {});
+      return true;
+    }
+    if (p.code === ServerCode.Exception) {
+      this.giveUpRecording();
+      const code = (p.packet as { exceptions?: { code: number }[] }).exceptions?.[0]?.code ?? 0;
+      this.finishWith(Buffer.concat(p.chunks), { error: { origin: 'backend', code } });
+      return true;
+    }
+    let rec: RecordedPacket | null = null;
+    const recorded = (): RecordedPacket => (rec ??= recordPacket(p, this.o.limits));
+    if (RECORDED.has(p.code) && this.recorder !== null) {
+      const r = recorded();
+      if (this.recorder.add(r)) this.prefix.push(r);
+      else {
+        this.overCap = true;
+        this.giveUpRecording();
+      }
+    }
+    const wire = p.compressed ? this.o.wire : null;
+    if (!COMPRESSIBLE.has(p.code)) return this.broadcast(() => p.chunks);
+    return this.broadcast((c) => (sameCompression(c, wire) ? p.chunks : undefined), undefined, recorded);
+  }
+
+  onDrain(fn: () => void): void {
+    if (this.ended || ![...this.subs].some((s) => s.full)) process.nextTick(fn);
+    else this.drainWaiters.push(fn);
+  }
+
+  /** The flight never reads from a client (its client data was replayed from memory): nothing to pause. */
+  pauseUntil(register: (resume: () => void) => void): void {
+    register(() => undefined);
+  }
+
+  /** A proxy-made error (backend lost, no backend): every subscriber gets it. */
+  sendError(err: unknown): void {
+    if (this.ended) return;
+    this.giveUpRecording();
+    this.finishWith(exceptionPacket(err), { error: { origin: 'proxy', code: toReplyError(err).chCode } });
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  /**
+   * Writes one packet to every subscriber: `raw(compression)` gives the unchanged chunks when they fit that
+   * subscriber, otherwise the recorded form is encoded (once per compression method).
+   */
+  private broadcast(
+    raw: (c: ClientCompression | null) => readonly Buffer[] | undefined,
+    rec?: RecordedPacket,
+    recorded?: () => RecordedPacket,
+  ): boolean {
+    const encoded = new Map<string, Buffer[]>();
+    let ok = true;
+    for (const sub of this.subs) {
+      const c = sub.s.compression;
+      let chunks = rec === undefined ? raw(c) : undefined;
+      if (chunks === undefined) {
+        const tag = c === null ? 'none' : String(c.method);
+        let e = encoded.get(tag);
+        if (e === undefined) encoded.set(tag, (e = encodeForClient(rec ?? recorded!(), c)));
+        chunks = e;
+      }
+      ok = this.writeTo(sub, chunks) && ok;
+    }
+    return ok;
+  }
+
+  private writeTo(sub: Sub, chunks: readonly Buffer[]): boolean {
+    if (sub.s.sink.write(chunks)) return true;
+    if (!sub.full) {
+      sub.full = true;
+      sub.s.sink.onDrain(() => {
+        sub.full = false;
+        this.wakeDrainWaiters();
+      });
+    }
+    return false;
+  }
+
+  private wakeDrainWaiters(): void {
+    if ([...this.subs].some((s) => s.full)) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  private find(s: FlightSubscriber): Sub | undefined {
+    for (const sub of this.subs) if (sub.s === s) return sub;
+    return undefined;
+  }
+
+  private giveUpRecording(): void {
+    this.recorder?.abandon();
+    this.recorder = null;
+    this.prefix = [];
+  }
+
+  /** Writes the last packet to everyone, ends them, and hands the recording to the owner. */
+  private finishWith(last: Buffer, outcome: QueryOutcome): void {
+    let entry: Entry | null = null;
+    if (outcome.error === undefined && this.recorder !== null) {
+      const rec = this.recorder.finish();
+      if (rec !== null) {
+        entry = makeEntry({ createdAt: Date.now(), ttlMs: this.o.ttlMs, tables: this.o.tables, revision: this.o.revision, ...rec });
+      }
+    }
+    this.recorder = null;
+    this.prefix = [];
+    for (const sub of this.subs) sub.s.sink.write([last]);
+    this.end(entry, outcome);
+  }
+
+  private end(entry: Entry | null, outcome: QueryOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    const subs = [...this.subs];
+    this.subs.clear();
+    this.owner.complete(this, entry, this.overCap);
+    for (const sub of subs) sub.s.onEnd(outcome);
+    this.wakeDrainWaiters();
+  }
+}

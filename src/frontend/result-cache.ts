@@ -1,0 +1,167 @@
+/**
+ * The proxy's side of the result cache: one store (memory or Redis), the flights in progress in this process, and
+ * the rule that a store failure never reaches a client (the query bypasses the cache and a metric says why).
+ */
+import { StoreUnavailableError, type CacheStore, type Entry, type StoreLock, type StoreMark } from '../cache';
+import type { ClientCompression, Limits } from '../protocol';
+import { Flight, type FlightOwner } from './cache-flight';
+import type { BypassReason, CachePlan } from './cache-policy';
+
+/** What the cache reports (Metrics in production, counters in tests). */
+export interface CacheEvents {
+  hit(): void;
+  miss(): void;
+  stored(): void;
+  bypass(reason: BypassReason): void;
+  invalidated(entries: number): void;
+  singleflightWait(scope: 'process' | 'cluster'): void;
+  staleServed(): void;
+  refresh(): void;
+}
+
+export interface ResultCacheOptions {
+  maxEntryBytes: number;
+  /** How long a follower waits for another instance's execution of the same key. */
+  lockTimeoutMs: number;
+  limits: Limits;
+  log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A store call's failure as a bypass reason. */
+export function failureReason(e: unknown): BypassReason {
+  if (e instanceof StoreUnavailableError) return `store_${e.reason}` as BypassReason;
+  return 'store_error';
+}
+
+interface Lead {
+  mark: StoreMark | null;
+  lock: StoreLock | null;
+}
+
+export class ResultCache implements FlightOwner {
+  private readonly flights = new Map<string, Flight>();
+  private readonly leads = new Map<Flight, Lead>();
+  /** Stores in progress, so close() can wait for them. */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly store: CacheStore,
+    readonly events: CacheEvents,
+    private readonly o: ResultCacheOptions,
+  ) {}
+
+  get lockTimeoutMs(): number {
+    return this.o.lockTimeoutMs;
+  }
+
+  /** The entry under `key`, null on a miss, or why the store could not say. */
+  async get(key: string): Promise<Entry | null | { bypass: BypassReason }> {
+    try {
+      return await this.store.get(key);
+    } catch (e) {
+      this.storeFailed('get', e);
+      return { bypass: failureReason(e) };
+    }
+  }
+
+  /** A flight in progress for `key` that a client can still join. */
+  joinable(key: string): Flight | null {
+    const f = this.flights.get(key);
+    return f !== undefined && f.joinable ? f : null;
+  }
+
+  /** Starts the flight of `key` (replacing one nobody can join any more). */
+  newFlight(plan: CachePlan, wire: ClientCompression | null, revision: number, background = false): Flight {
+    const f = new Flight(plan.key, this, {
+      wire,
+      maxEntryBytes: this.o.maxEntryBytes,
+      ttlMs: plan.ttlMs,
+      tables: plan.tables,
+      revision,
+      limits: this.o.limits,
+      background,
+    });
+    this.flights.set(plan.key, f);
+    this.leads.set(f, { mark: null, lock: null });
+    return f;
+  }
+
+  /**
+   * What the leader does before the backend query: take the invalidation mark, then the cross-instance lock.
+   * Returns 'run' (lead: run the query), an Entry (another instance just produced it) or a bypass (store failed:
+   * run the query, store nothing).
+   */
+  async prepareLead(flight: Flight, plan: CachePlan): Promise<'run' | Entry | { bypass: BypassReason }> {
+    const lead = this.leads.get(flight)!;
+    try {
+      lead.mark = await this.store.mark(plan.tables);
+      lead.lock = await this.store.lock(plan.key, this.o.lockTimeoutMs);
+      if (lead.lock !== null) return 'run';
+      // Another instance runs it: wait for its entry (or for its lock to go), then run it ourselves if need be.
+      this.events.singleflightWait('cluster');
+      const entry = await this.store.waitForEntry(plan.key, this.o.lockTimeoutMs);
+      if (entry !== null) return entry;
+      lead.mark = await this.store.mark(plan.tables);
+      return 'run';
+    } catch (e) {
+      lead.mark = null;
+      this.storeFailed('prepare', e);
+      return { bypass: failureReason(e) };
+    }
+  }
+
+  /** FlightOwner: the result ended; store it when complete and recorded, free the lock either way. */
+  complete(flight: Flight, entry: Entry | null, overCap: boolean): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    if (overCap) this.events.bypass('too_large');
+    const lead = this.leads.get(flight);
+    this.leads.delete(flight);
+    if (lead === undefined) return;
+    const work = (async () => {
+      if (entry !== null && lead.mark !== null) {
+        try {
+          if (await this.store.set(flight.key, entry, lead.mark)) this.events.stored();
+          else this.events.bypass('not_stored'); // over the cap, or a table was invalidated while it ran
+        } catch (e) {
+          this.storeFailed('set', e);
+          this.events.bypass(failureReason(e));
+        }
+      }
+      if (lead.lock !== null) await lead.lock.release().catch((e: unknown) => this.storeFailed('unlock', e));
+    })();
+    this.track(work);
+  }
+
+  /**
+   * Removes the entries that read `tables`. Never rejects: a store that is down cannot hold entries to invalidate
+   * for long (its entries expire by TTL) and the write must go on.
+   */
+  async invalidate(tables: readonly string[]): Promise<void> {
+    if (tables.length === 0) return;
+    try {
+      this.events.invalidated(await this.store.invalidate(tables));
+    } catch (e) {
+      this.storeFailed('invalidate', e);
+    }
+  }
+
+  /** For /status: the store, its counters and the executions in flight. */
+  status(): Record<string, unknown> {
+    return { store: this.store.kind, ...this.store.stats(), flights: this.flights.size };
+  }
+
+  /** Waits for stores in progress, then closes the store. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    await this.store.close();
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private storeFailed(op: string, e: unknown): void {
+    this.o.log('debug', 'cache store call failed; the query bypasses the cache', { op, error: (e as Error).message });
+  }
+}

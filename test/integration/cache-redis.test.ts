@@ -1,0 +1,188 @@
+/**
+ * Issue 5, Redis store: several `gatehouse serve` processes sharing one real redis-server in front of the real
+ * sandbox cluster. Invalidation across instances is proven with data: the proxies here have no readers, so reads and
+ * writes meet on the writer and a stale cached count would show.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { PROXY_MAX_REVISION, ServerCode, type FramedPacket } from '../../src/protocol';
+import {
+  errorCodeOf,
+  httpQuery,
+  runClient,
+  startRedis,
+  startSandboxCluster,
+  type ClickHouseServer,
+  type RedisServer,
+  type SandboxCluster,
+} from '../helpers';
+import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
+import { NativeClient } from '../helpers/native-client';
+
+const QUERY_LOG_XML = `
+  <query_log>
+    <database>system</database>
+    <table>query_log</table>
+    <flush_interval_milliseconds>300</flush_interval_milliseconds>
+  </query_log>`;
+
+let cluster: SandboxCluster;
+let redis: RedisServer;
+let tmpDir: string;
+let a: Gatehouse;
+let b: Gatehouse;
+
+const hostPort = (n: ClickHouseServer) => `127.0.0.1:${n.tcpPort}`;
+
+function config(name: string): string {
+  const file = path.join(tmpDir, name);
+  fs.writeFileSync(
+    file,
+    [
+      `writer: "${hostPort(cluster.writer)}"`,
+      'admin: "127.0.0.1:0"',
+      'cache:',
+      '  enabled: true',
+      '  ttl_seconds: 300',
+      '  lock_timeout_ms: 10000',
+      `  redis: { url: "redis://127.0.0.1:${redis.port}", command_timeout_ms: 200 }`,
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function ok(port: number, sql: string, args: string[] = []): Promise<string> {
+  const res = await runClient(port, [...args, '--query', sql], '');
+  if (res.code !== 0 || res.timedOut || errorCodeOf(res.stderr) !== null) throw new Error(`expected success of ${sql}\nexit ${res.code}\n${res.stderr}`);
+  return res.stdout;
+}
+
+async function metric(g: Gatehouse, name: string, labels = ''): Promise<number> {
+  const text = await g.metrics();
+  const re = new RegExp(`^${name}${labels ? `\\{[^}]*${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^}]*\\}` : '(\\{\\})?'} (\\S+)$`, 'm');
+  const m = re.exec(text);
+  return m ? Number(m[m.length - 1]) : 0;
+}
+
+/** Runs of queries containing `marker` on the writer (its query_log). */
+async function executions(marker: string): Promise<number> {
+  await new Promise((r) => setTimeout(r, 1_000));
+  const w = cluster.writer;
+  const exists = await httpQuery(w.httpPort, "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'");
+  if (exists.trim() === '0') return 0;
+  const out = await httpQuery(w.httpPort, `SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE '%${marker}%' AND query NOT LIKE '%query_log%'`);
+  return Number(out.trim());
+}
+
+async function openClients(port: number, n: number): Promise<NativeClient[]> {
+  const clients = await Promise.all(Array.from({ length: n }, () => NativeClient.open(port)));
+  for (const c of clients) c.hello(PROXY_MAX_REVISION);
+  for (const c of clients) {
+    expect((await c.next())?.code).toBe(ServerCode.Hello);
+    c.addendumIfNeeded();
+  }
+  return clients;
+}
+
+const rowsOf = (packets: FramedPacket[]) => packets.reduce((n, p) => n + (p.code === ServerCode.Data && p.block ? p.block.rows : 0), 0);
+
+beforeAll(async () => {
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-cache-redis-'));
+  [cluster, redis] = await Promise.all([startSandboxCluster({ readers: 0, extraConfigXml: QUERY_LOG_XML }), startRedis()]);
+  await httpQuery(cluster.writer.httpPort, 'CREATE TABLE default.shared (x UInt32) ENGINE = MergeTree ORDER BY x');
+  await httpQuery(cluster.writer.httpPort, 'INSERT INTO default.shared SELECT number FROM numbers(10)');
+  [a, b] = await Promise.all([startGatehouse(['--config', config('a.yaml')]), startGatehouse(['--config', config('b.yaml')])]);
+}, 120_000);
+
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  await redis?.stop();
+  await cluster?.stop();
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+});
+
+describe('result cache (Redis store, two proxy instances)', () => {
+  it('shares entries: what one instance stored, the other serves byte-identically, compression on and off', async () => {
+    const sql = "SELECT x, toString(x) AS s, [x, x * 2] AS arr FROM default.shared WHERE 'share' != '' ORDER BY x";
+    const direct = await ok(cluster.writer.tcpPort, sql);
+    expect(await ok(a.port, sql)).toBe(direct);
+    const hits = await metric(b, 'gatehouse_cache_hits_total');
+    expect(await ok(b.port, sql, ['--compression', '0'])).toBe(direct);
+    expect(await ok(b.port, sql)).toBe(direct);
+    expect(await metric(b, 'gatehouse_cache_hits_total')).toBe(hits + 2);
+  }, 60_000);
+
+  it('an INSERT through one instance invalidates the cached read on the other', async () => {
+    const sql = "SELECT count() FROM default.shared WHERE 'inv' != ''";
+    const before = await ok(b.port, sql);
+    expect(await ok(b.port, sql)).toBe(before); // now cached in Redis
+    await ok(a.port, 'INSERT INTO default.shared VALUES (100), (101)');
+    expect(Number(await ok(b.port, sql))).toBe(Number(before) + 2);
+    expect(await metric(a, 'gatehouse_cache_invalidations_total')).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('identical misses on two instances run once: the second instance waits for the first one\'s result', async () => {
+    const mk = `xsf-${randomUUID().slice(0, 8)}`;
+    const sql = `SELECT number % 10 AS g, sum(cityHash64(number, g)) FROM numbers(50000000) WHERE '${mk}' != '' GROUP BY g ORDER BY g`;
+    const [ca, cb] = [await openClients(a.port, 5), await openClients(b.port, 5)];
+    try {
+      const log = [{ name: 'log_queries', value: '1', flags: 0 }];
+      for (const c of ca) c.query(sql, log);
+      await new Promise((r) => setTimeout(r, 100)); // a's lock is taken first
+      for (const c of cb) c.query(sql, log);
+      const results = await Promise.all([...ca, ...cb].map((c) => c.untilEnd(60_000)));
+      for (const packets of results) {
+        expect(packets.at(-1)!.code).toBe(ServerCode.EndOfStream);
+        expect(rowsOf(packets)).toBe(10);
+      }
+      expect(await metric(b, 'gatehouse_cache_singleflight_waits_total', 'scope="cluster"')).toBe(1);
+      expect(await executions(mk)).toBe(1);
+    } finally {
+      for (const c of [...ca, ...cb]) c.close();
+    }
+  }, 60_000);
+
+  it('bypasses the cache with no client error while Redis is down, and uses it again once Redis is back', async () => {
+    const sql = "SELECT sum(x) FROM default.shared WHERE 'down' != ''";
+    const expected = await ok(cluster.writer.tcpPort, sql);
+    const port = redis.port;
+    let stop = false;
+    let errors = 0;
+    let answers = 0;
+    const loop = (async () => {
+      const [c] = await openClients(a.port, 1);
+      try {
+        while (!stop) {
+          c!.query(sql);
+          const packets = await c!.untilEnd(10_000);
+          if (packets.at(-1)!.code !== ServerCode.EndOfStream) errors++;
+          else answers++;
+        }
+      } finally {
+        c!.close();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 1_500));
+    const downBypasses =
+      (await metric(a, 'gatehouse_cache_bypass_total', 'reason="store_down"')) + (await metric(a, 'gatehouse_cache_bypass_total', 'reason="store_timeout"'));
+    expect(downBypasses).toBeGreaterThan(0);
+    expect(await metric(a, 'gatehouse_cache_store_up')).toBe(0);
+    redis = await startRedis({ port });
+    // The store reconnects by itself; the next stored entry is served again.
+    const deadline = Date.now() + 15_000;
+    const hits0 = await metric(a, 'gatehouse_cache_hits_total');
+    while ((await metric(a, 'gatehouse_cache_hits_total')) < hits0 + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    stop = true;
+    await loop;
+    expect(errors).toBe(0);
+    expect(answers).toBeGreaterThan(10);
+    expect(await metric(a, 'gatehouse_cache_hits_total')).toBeGreaterThanOrEqual(hits0 + 3);
+    expect(await metric(a, 'gatehouse_cache_store_up')).toBe(1);
+    expect(await ok(a.port, sql)).toBe(expected);
+  }, 60_000);
+});
