@@ -491,7 +491,8 @@ export class ClientSession {
     const flight = at.flight;
     let sink: RunSink = flight ?? this.sink;
     const cache = this.deps.cache?.cache;
-    if (cache && cls.kind !== 'read') {
+    // Writes, and what the router could not classify (it may write); never SET/USE.
+    if (cache && (cls.kind === 'write' || cls.kind === 'unknown')) {
       const tables = writtenTables(q.query, this.database);
       sink = new InvalidatingSink(sink, () => cache.invalidate(tables));
     }
@@ -562,6 +563,8 @@ export class ClientSession {
 
   private async runOnPinned(p: FramedPacket, q: ClientQuery, cls: Classification, injected: Setting[]): Promise<void> {
     const started = process.hrtime.bigint();
+    // A pinned session may shadow tables with temporary ones: never cached.
+    if (cls.kind === 'read') this.deps.cache?.cache.events.bypass('pinned');
     this.deps.events.query('writer', cls.kind);
     if (!this.pinned) {
       const target = this.deps.router.writer;

@@ -20,6 +20,7 @@ import {
 } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
+import { startRedisCluster } from '../helpers/redis-cluster';
 
 const QUERY_LOG_XML = `
   <query_log>
@@ -185,4 +186,38 @@ describe('result cache (Redis store, two proxy instances)', () => {
     expect(await metric(a, 'gatehouse_cache_store_up')).toBe(1);
     expect(await ok(a.port, sql)).toBe(expected);
   }, 60_000);
+
+  it('works on Redis Cluster too (cache.redis.cluster with seed nodes), and from the --redis flag', async () => {
+    const rc = await startRedisCluster(3);
+    const file = path.join(tmpDir, 'cluster.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        `writer: "${hostPort(cluster.writer)}"`,
+        'admin: "127.0.0.1:0"',
+        'cache:',
+        '  enabled: true',
+        `  redis: { cluster: true, nodes: [${rc.ports.map((p) => `"127.0.0.1:${p}"`).join(', ')}] }`,
+      ].join('\n'),
+    );
+    const c = await startGatehouse(['--config', file]);
+    // A second instance configured by flags only, on the standalone Redis: the flag turns the cache on.
+    const f = await startGatehouse(['--writer', hostPort(cluster.writer), '--admin', '127.0.0.1:0', '--redis', `redis://127.0.0.1:${redis.port}`, '--cache-ttl', '30']);
+    try {
+      for (const g of [c, f]) {
+        const sql = "SELECT count(), sum(x) FROM default.shared WHERE 'cluster' != ''";
+        const first = await ok(g.port, sql);
+        expect(await ok(g.port, sql)).toBe(first);
+        expect(await metric(g, 'gatehouse_cache_hits_total')).toBe(1);
+        expect(await metric(g, 'gatehouse_cache_stores_total')).toBe(1);
+        await ok(g.port, 'INSERT INTO default.shared VALUES (7)');
+        expect(await ok(g.port, sql)).not.toBe(first);
+        expect(await metric(g, 'gatehouse_cache_hits_total')).toBe(1);
+      }
+    } finally {
+      await c.stop();
+      await f.stop();
+      await rc.stop();
+    }
+  }, 90_000);
 });

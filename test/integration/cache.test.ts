@@ -211,6 +211,16 @@ describe('result cache (memory store)', () => {
     expect(await metric(gh, 'gatehouse_cache_hits_total')).toBe(hits0 + 1);
   }, 60_000);
 
+  it('never answers a session with temporary tables from the cache (they can shadow a cached table)', async () => {
+    expect(await ok(gh.port, 'SELECT count() FROM items')).toBe('5000\n');
+    expect(await ok(gh.port, 'SELECT count() FROM items')).toBe('5000\n'); // cached for unpinned sessions
+    const pinned0 = await metric(gh, 'gatehouse_cache_bypass_total', 'reason="pinned"');
+    // (18.16's client reads the rest of a --multiquery script as INSERT data after VALUES: no INSERT here.)
+    const out = await ok(gh.port, 'CREATE TEMPORARY TABLE items (id UInt64); SELECT count() FROM items', ['--multiquery']);
+    expect(out).toBe('0\n');
+    expect(await metric(gh, 'gatehouse_cache_bypass_total', 'reason="pinned"')).toBe(pinned0 + 1);
+  }, 60_000);
+
   it('runs 50 identical concurrent misses once on the backends; every client gets the whole result', async () => {
     const mk = `sf-${randomUUID().slice(0, 8)}`;
     const sql = heavy(mk);
