@@ -19,5 +19,5 @@ export { SingleFlight } from './single-flight';
 export { compileCacheRules, type CacheRuleDecision, type CacheRuleMatcher, type CacheRuleQuery } from './cache-rules';
 export { StoreUnavailableError } from './errors';
 export { MemoryCacheStore } from './memory-cache-store';
-export type { CacheStore, StoreFailure, StoreLock, StoreMark } from './store';
+export type { CacheStore, FeedItem, FeedRead, StoreFailure, StoreFeed, StoreLock, StoreMark } from './store';
 export { RedisStore, type RedisStoreMark, type RedisStoreOptions } from './redis-store';

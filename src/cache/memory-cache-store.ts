@@ -11,7 +11,7 @@ interface MemoryMark extends StoreMark {
   readonly seq: number;
 }
 
-const NO_LOCK: StoreLock = { release: () => Promise.resolve() };
+const NO_LOCK: StoreLock = { token: 'local', release: () => Promise.resolve() };
 
 export class MemoryCacheStore implements CacheStore {
   readonly kind = 'memory' as const;

@@ -12,6 +12,8 @@ export interface RedisKeys {
   lock(key: string): string;
   /** Pub/sub channel told when the entry of a cache key is stored or its lock released. */
   channel(key: string): string;
+  /** The stream a running result is fed through to other instances (redis-feed.ts). */
+  feed(key: string): string;
   /** Set of the cache keys whose entries read `table`. */
   index(table: string): string;
   /** Invalidation counter of `table` (INCR on every invalidation). */
@@ -32,6 +34,7 @@ export function redisKeys(prefix: string): RedisKeys {
     entry: (key) => `${prefix}e:{${tagText(key)}}`,
     lock: (key) => `${prefix}l:{${tagText(key)}}`,
     channel: (key) => `${prefix}c:{${tagText(key)}}`,
+    feed: (key) => `${prefix}s:{${tagText(key)}}`,
     index: (table) => `${prefix}t:{${tagText(table)}}`,
     counter: (table) => `${prefix}v:{${tagText(table)}}`,
   };

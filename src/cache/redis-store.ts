@@ -16,6 +16,7 @@ import { createRedisClient } from './redis-connect';
 import { toStoreError } from './redis-errors';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import { ChannelListeners } from './redis-notify';
+import { RedisFeed } from './redis-feed';
 import { waitUntil } from './redis-wait';
 import { installScripts, type StoreScripts } from './redis-scripts';
 import type { CacheStore, StoreLock, StoreMark } from './store';
@@ -109,7 +110,11 @@ export class RedisStore implements CacheStore {
     this.client.on('end', () => this.setConnected(false));
     this.scripts = installScripts(this.client);
     this.channels = new ChannelListeners(this.subscriber);
+    this.feed = new RedisFeed(this.client, this.keys, this.channels, (op, work) => this.call(op, work));
   }
+
+  /** Streams running results to the other instances (cross-instance single-flight). */
+  readonly feed: RedisFeed;
 
   /** True while the command connection is ready. */
   get up(): boolean {
@@ -212,6 +217,7 @@ export class RedisStore implements CacheStore {
       if (ok !== 'OK') return null;
       let released = false;
       return {
+        token,
         release: async (): Promise<void> => {
           if (released) return;
           await this.call('release', () => this.scripts.ghLockRelease(lockKey, token, this.keys.channel(key)));

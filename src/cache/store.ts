@@ -17,6 +17,8 @@ export interface StoreMark {
 
 /** A cross-instance single-flight lock on one key. */
 export interface StoreLock {
+  /** The holder's random token: its feed starts with it, so readers know whose result a feed carries. */
+  readonly token: string;
   /** Frees the lock if this holder still has it (never frees a lock that expired and was taken by someone else). */
   release(): Promise<void>;
 }
@@ -48,7 +50,44 @@ export interface CacheStore {
   stats(): StoreStats;
   /** Closes connections; later calls reject. */
   close(): Promise<void>;
+  /** Streaming of running results to other instances; absent for stores that serve one process only. */
+  readonly feed?: StoreFeed;
 }
 
 /** Why a store call failed; becomes the `reason` label of the bypass metric. */
 export type StoreFailure = 'down' | 'timeout' | 'full' | 'error';
+
+/**
+ * One item of a flight's feed: how a result running on one instance streams to clients of the same query on other
+ * instances (cross-instance single-flight). Packets travel in their recorded (uncompressed) form.
+ */
+export type FeedItem =
+  /** The first item: the lock token of the instance producing this feed. */
+  | { readonly kind: 'start'; readonly token: string }
+  | { readonly kind: 'packet'; readonly bytes: Buffer; readonly blockStart: number }
+  /** The last item. `ok`: EndOfStream; `error`: the server's Exception packet (bytes); `abandoned`: the producer stopped. */
+  | { readonly kind: 'end'; readonly status: 'ok' | 'error' | 'abandoned'; readonly bytes?: Buffer };
+
+/** What one read of a feed returns. */
+export interface FeedRead {
+  /** Position of the last item returned (`after` when none): the next read's `after`. */
+  last: string;
+  items: FeedItem[];
+  /** Token of the current lock holder of the key, null when nobody holds it. */
+  producer: string | null;
+}
+
+/** Cross-instance streaming of a running result (Redis stores only). */
+export interface StoreFeed {
+  /**
+   * Appends items to the feed of `key` and tells readers; the feed lives `ttlMs` from now. `fresh`: the feed is
+   * replaced (an older feed of the same key, from an earlier execution, is dropped first).
+   */
+  publish(key: string, items: readonly FeedItem[], ttlMs: number, fresh: boolean): Promise<void>;
+  /**
+   * Up to `count` items after position `after` ('0': from the start), waiting up to `waitMs` for new ones when there
+   * are none yet (`items` empty when nothing came in time), with the token of the lock holder of `key` (null: none).
+   * null when there is neither a feed nor a lock holder (nobody is producing it).
+   */
+  read(key: string, after: string, count: number, waitMs: number): Promise<FeedRead | null>;
+}

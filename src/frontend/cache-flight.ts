@@ -59,6 +59,13 @@ function sameCompression(a: ClientCompression | null, b: ClientCompression | nul
   return a === null || b === null ? a === b : a.method === b.method;
 }
 
+/** Receives the flight's result for clients on other instances (cache-feed.ts). */
+export interface FlightTap {
+  packet(rec: RecordedPacket): void;
+  /** The result ended: `ok` (EndOfStream), `error` (an Exception packet, given), `abandoned` (cancelled, left). */
+  end(status: 'ok' | 'error' | 'abandoned', bytes?: Buffer): void;
+}
+
 interface Sub {
   readonly s: FlightSubscriber;
   full: boolean;
@@ -71,6 +78,9 @@ export class Flight {
   private prefix: RecordedPacket[] = [];
   private drainWaiters: (() => void)[] = [];
   private run: FlightRun | null = null;
+  private tap: FlightTap | null = null;
+  /** A packet was relayed from another instance's feed (relay()): no local run. */
+  private relayed = false;
   private ended = false;
   /** The recording was given up because the result outgrew the entry cap. */
   private overCap = false;
@@ -117,6 +127,11 @@ export class Flight {
     return true;
   }
 
+  /** Feeds the result to other instances as it arrives. */
+  setTap(tap: FlightTap): void {
+    this.tap = tap;
+  }
+
   /** The backend run that feeds this flight (set once it is placed; again after a retry on another reader). */
   attach(run: FlightRun): void {
     this.run = run;
@@ -128,6 +143,7 @@ export class Flight {
     if (!sub || this.ended) return;
     if (this.subs.size === 1 && !this.background) {
       this.giveUpRecording(); // a cancelled result is cut short: never stored
+      this.endTap('abandoned');
       this.run?.cancel();
       return;
     }
@@ -146,12 +162,41 @@ export class Flight {
     this.wakeDrainWaiters();
     if (this.subs.size === 0 && !this.background && !this.ended) {
       this.giveUpRecording();
+      this.endTap('abandoned');
       if (this.run && !this.run.finished) this.run.abandon();
       else if (!this.run) this.end(null, {}); // not placed yet: nothing to stop
     }
   }
 
   /** Another instance produced the result (Redis single-flight): replay it to every subscriber. */
+  /**
+   * A packet of a result running on another instance (its feed): broadcast to the clients here and kept for late
+   * joiners like a packet of a local run. False when some client's socket is full (wait for onDrain).
+   */
+  relay(rec: RecordedPacket): boolean {
+    if (this.ended) return true;
+    this.relayed = true;
+    if (this.recorder !== null) {
+      if (this.recorder.add(rec)) this.prefix.push(rec);
+      else this.giveUpRecording();
+    }
+    return this.broadcast(() => undefined, rec);
+  }
+
+  /** The other instance's result ended: EndOfStream, or its Exception packet. */
+  relayEnd(exception: Buffer | null): void {
+    if (this.ended) return;
+    if (exception === null) return this.finishWith(Buffer.from([ServerCode.EndOfStream]), {});
+    this.giveUpRecording();
+    const code = exception.length >= 5 ? exception.readInt32LE(1) : 0;
+    this.finishWith(exception, { error: { origin: 'backend', code } });
+  }
+
+  /** True once a packet from another instance reached the clients here (no local run can take over any more). */
+  get relaying(): boolean {
+    return this.relayed;
+  }
+
   serveEntry(entry: Entry): void {
     if (this.ended) return;
     this.giveUpRecording(); // already stored by its producer
@@ -167,21 +212,26 @@ export class Flight {
     if (!p) {
       // The proxy's query timeout: an Exception the server did not send; the rest is drained by the run.
       this.giveUpRecording();
+      this.endTap('error', Buffer.concat(chunks));
       this.finishWith(Buffer.concat(chunks), { error: { origin: 'proxy', code: ProxyErrorCode.TIMEOUT_EXCEEDED } });
       return true;
     }
     if (p.code === ServerCode.EndOfStream) {
+      this.endTap('ok');
       this.finishWith(Buffer.concat(p.chunks), {});
       return true;
     }
     if (p.code === ServerCode.Exception) {
       this.giveUpRecording();
+      const bytes = Buffer.concat(p.chunks);
+      this.endTap('error', bytes);
       const code = (p.packet as { exceptions?: { code: number }[] }).exceptions?.[0]?.code ?? 0;
-      this.finishWith(Buffer.concat(p.chunks), { error: { origin: 'backend', code } });
+      this.finishWith(bytes, { error: { origin: 'backend', code } });
       return true;
     }
     let rec: RecordedPacket | null = null;
     const recorded = (): RecordedPacket => (rec ??= recordPacket(p, this.o.limits));
+    if (RECORDED.has(p.code) && this.tap !== null) this.tap.packet(recorded());
     if (RECORDED.has(p.code) && this.recorder !== null) {
       const r = recorded();
       if (this.recorder.add(r)) this.prefix.push(r);
@@ -209,7 +259,9 @@ export class Flight {
   sendError(err: unknown): void {
     if (this.ended) return;
     this.giveUpRecording();
-    this.finishWith(exceptionPacket(err), { error: { origin: 'proxy', code: toReplyError(err).chCode } });
+    const bytes = exceptionPacket(err);
+    this.endTap('error', bytes);
+    this.finishWith(bytes, { error: { origin: 'proxy', code: toReplyError(err).chCode } });
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -263,6 +315,12 @@ export class Flight {
     return undefined;
   }
 
+  private endTap(status: 'ok' | 'error' | 'abandoned', bytes?: Buffer): void {
+    const tap = this.tap;
+    this.tap = null;
+    tap?.end(status, bytes);
+  }
+
   private giveUpRecording(): void {
     this.recorder?.abandon();
     this.recorder = null;
@@ -287,6 +345,7 @@ export class Flight {
   private end(entry: Entry | null, outcome: QueryOutcome): void {
     if (this.ended) return;
     this.ended = true;
+    this.endTap('abandoned'); // still open only if the flight ended without a last packet
     const subs = [...this.subs];
     this.subs.clear();
     this.owner.complete(this, entry, this.overCap);

@@ -5,6 +5,7 @@
 import { StoreUnavailableError, type CacheStore, type Entry, type StoreLock, type StoreMark } from '../cache';
 import type { ClientCompression, Limits } from '../protocol';
 import { Flight, type FlightOwner } from './cache-flight';
+import { FeedPublisher, followFeed, type FeedOptions } from './cache-feed';
 import type { BypassReason, CachePlan } from './cache-policy';
 
 /** What the cache reports (Metrics in production, counters in tests). */
@@ -88,17 +89,30 @@ export class ResultCache implements FlightOwner {
 
   /**
    * What the leader does before the backend query: take the invalidation mark, then the cross-instance lock.
-   * Returns 'run' (lead: run the query), an Entry (another instance just produced it) or a bypass (store failed:
-   * run the query, store nothing).
+   * Returns 'run' (lead: run the query), 'followed' (another instance ran it and its result was relayed to this
+   * flight as it streamed), an Entry (another instance produced it) or a bypass (store failed: run, store nothing).
    */
-  async prepareLead(flight: Flight, plan: CachePlan): Promise<'run' | Entry | { bypass: BypassReason }> {
+  async prepareLead(flight: Flight, plan: CachePlan): Promise<'run' | 'followed' | Entry | { bypass: BypassReason }> {
     const lead = this.leads.get(flight)!;
     try {
       lead.mark = await this.store.mark(plan.tables);
       lead.lock = await this.store.lock(plan.key, this.o.lockTimeoutMs);
-      if (lead.lock !== null) return 'run';
-      // Another instance runs it: wait for its entry (or for its lock to go), then run it ourselves if need be.
+      const feed = this.store.feed;
+      if (lead.lock !== null) {
+        // Clients of the same query on other instances read the result from the store as it arrives.
+        if (feed) flight.setTap(new FeedPublisher(feed, lead.lock.token, this.feedOptions(plan.key)));
+        return 'run';
+      }
+      // Another instance runs it: follow its result as it streams (or wait for its entry), then run it ourselves
+      // if that instance goes away first.
       this.events.singleflightWait('cluster');
+      if (feed) {
+        const mark = lead.mark;
+        lead.mark = null; // the producer stores the entry, not us
+        if ((await followFeed(this.store, feed, flight, this.feedOptions(plan.key))) === 'done') return 'followed';
+        lead.mark = mark;
+        return 'run';
+      }
       const entry = await this.store.waitForEntry(plan.key, this.o.lockTimeoutMs);
       if (entry !== null) return entry;
       lead.mark = await this.store.mark(plan.tables);
@@ -108,6 +122,10 @@ export class ResultCache implements FlightOwner {
       this.storeFailed('prepare', e);
       return { bypass: failureReason(e) };
     }
+  }
+
+  private feedOptions(key: string): FeedOptions {
+    return { key, lockTimeoutMs: this.o.lockTimeoutMs, maxFeedBytes: 4 * this.o.maxEntryBytes, log: this.o.log };
   }
 
   /** FlightOwner: the result ended; store it when complete and recorded, free the lock either way. */

@@ -159,6 +159,10 @@ export class SessionCache {
   private async lead(flight: Flight, at: Attempt, plan: CachePlan, counted: { route: Route | 'local' } | null): Promise<void> {
     const cache = this.cfg.cache;
     const prepared = await cache.prepareLead(flight, plan);
+    if (prepared === 'followed') {
+      if (counted) this.host.events.query('local', at.cls.kind);
+      return;
+    }
     if (prepared !== 'run' && !('bypass' in prepared)) {
       if (counted) this.host.events.query('local', at.cls.kind);
       flight.serveEntry(prepared as Entry);

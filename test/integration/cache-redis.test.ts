@@ -146,6 +146,64 @@ describe('result cache (Redis store, two proxy instances)', () => {
     }
   }, 60_000);
 
+  it('a client on another instance gets the shared result as it streams, not after it ends', async () => {
+    const mk = `xstream-${randomUUID().slice(0, 8)}`;
+    // One row per block, 0.4 s apart (max_block_size 1, sleep per block): about 1.6 s in all.
+    const sql = `SELECT number, sleep(0.4) FROM numbers(4) WHERE '${mk}' != ''`;
+    const [ca] = await openClients(a.port, 1);
+    const [cb] = await openClients(b.port, 1);
+    try {
+      const log = [
+        { name: 'log_queries', value: '1', flags: 0 },
+        { name: 'max_block_size', value: '1', flags: 0 },
+      ];
+      const waits0 = await metric(b, 'gatehouse_cache_singleflight_waits_total', 'scope="cluster"');
+      const t0 = Date.now();
+      ca!.query(sql, log);
+      await new Promise((r) => setTimeout(r, 100));
+      cb!.query(sql, log);
+      let firstRowsAt = 0;
+      let rows = 0;
+      for (;;) {
+        const p = await cb!.next(30_000);
+        if (p === null) throw new Error('connection closed');
+        if (p.code === ServerCode.Data && p.block && p.block.rows > 0) {
+          rows += p.block.rows;
+          if (firstRowsAt === 0) firstRowsAt = Date.now() - t0;
+        }
+        if (p.code === ServerCode.EndOfStream || p.code === ServerCode.Exception) {
+          expect(p.code).toBe(ServerCode.EndOfStream);
+          break;
+        }
+      }
+      const endAt = Date.now() - t0;
+      const aPackets = await ca!.untilEnd(30_000);
+      expect(rowsOf(aPackets)).toBe(4);
+      expect(rows).toBe(4);
+      expect(endAt - firstRowsAt).toBeGreaterThan(500); // the first rows came long before the end
+      expect(await metric(b, 'gatehouse_cache_singleflight_waits_total', 'scope="cluster"')).toBe(waits0 + 1);
+      expect(await executions(mk)).toBe(1);
+    } finally {
+      ca!.close();
+      cb!.close();
+    }
+  }, 60_000);
+
+  it('after a write, a second instance never follows the feed of the execution from before the write', async () => {
+    const sql = "SELECT count() FROM default.shared WHERE 'feedinv' != '' AND sleep(0.3) = 0";
+    const both = async (): Promise<string[]> => {
+      const pa = ok(a.port, sql);
+      await new Promise((r) => setTimeout(r, 60));
+      return Promise.all([pa, ok(b.port, sql)]);
+    };
+    const [a1, b1] = await both();
+    expect(b1).toBe(a1);
+    await ok(a.port, 'INSERT INTO default.shared VALUES (5000)');
+    const [a2, b2] = await both();
+    expect(Number(a2)).toBe(Number(a1) + 1);
+    expect(b2).toBe(a2);
+  }, 60_000);
+
   it('bypasses the cache with no client error while Redis is down, and uses it again once Redis is back', async () => {
     const sql = "SELECT sum(x) FROM default.shared WHERE 'down' != ''";
     const expected = await ok(cluster.writer.tcpPort, sql);
