@@ -99,7 +99,7 @@ async function startProxy(dir: string, writerPort: number, store: 'memory' | 're
   const proc = spawnTracked({
     kind: 'gatehouse',
     command: process.execPath,
-    args: [GATEHOUSE_CLI, 'serve', '--config', file],
+    args: [GATEHOUSE_CLI, 'serve', '--workers', '1', '--config', file],
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, [REDIS_URL_ENV]: `redis://127.0.0.1:${redisPort}` },
   });

@@ -288,7 +288,7 @@ async function startProxy(configFile: string): Promise<ProxyProcess> {
   const proc = spawnTracked({
     kind: 'gatehouse',
     command: process.execPath,
-    args: [GATEHOUSE_CLI, 'serve', '--config', configFile],
+    args: [GATEHOUSE_CLI, 'serve', '--workers', '1', '--config', configFile],
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: ProxyProcess['logs'] = [];

@@ -88,7 +88,7 @@ async function startGatehouse(backendPort: number, profileDir: string | undefine
   const proc = spawnTracked({
     kind: 'gatehouse',
     command: process.execPath,
-    args: [...nodeArgs, GATEHOUSE_CLI, 'serve', '--listen', '127.0.0.1:0', '--writer', `127.0.0.1:${backendPort}`],
+    args: [...nodeArgs, GATEHOUSE_CLI, 'serve', '--workers', '1', '--listen', '127.0.0.1:0', '--writer', `127.0.0.1:${backendPort}`],
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const m = await waitForOutput(proc, /listening on 127\.0\.0\.1:(\d+)/, 'gatehouse');

@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type FlagValues } from '../src/config';
 import { describeCluster, describeClusterJson, startSandboxCluster, type ClickHouseLogLevel } from '../src/sandbox';
-import { serve } from '../src/serve';
+import { runServe } from '../src/serve-main';
 import { startDemo } from '../src/demo';
+import { checkConfig } from '../src/config';
 
 const LOG_LEVELS: readonly ClickHouseLogLevel[] = ['none', 'fatal', 'error', 'warning', 'information', 'debug', 'trace'];
 
@@ -83,22 +84,16 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 async function serveCommand(flags: FlagValues): Promise<void> {
-  let cfg;
-  try {
-    cfg = loadConfig({ file: flags.config, flags, env: process.env });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`gatehouse: invalid configuration\n${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
-  const signal = untilSignal();
-  const running = await serve(cfg);
-  const s = await signal.received;
-  running.log.info({ signal: s }, 'stopping');
-  await running.close();
-  signal.dispose();
+  // Loading, signals (SIGHUP reload, SIGTERM/SIGINT graceful stop) and workers live in src/serve-main.ts.
+  process.exitCode = await runServe(flags);
+}
+
+/** Validates FILE as `serve --config FILE` would and prints the effective configuration, secrets masked. */
+function checkConfigCommand(file: string): void {
+  const result = checkConfig(file, process.env);
+  if (result.exitCode === 0) process.stdout.write(result.stdout);
+  else process.stderr.write(result.stderr);
+  process.exitCode = result.exitCode;
 }
 
 async function demoCommand(opts: { port: string }): Promise<void> {
@@ -140,8 +135,19 @@ export function buildProgram(): Command {
       'result cache in Redis, redis://[:password@]host:port[/db]; turns the cache on (config: cache.redis.url, ' +
         'cache.store, cache.enabled; a password here is visible to ps: prefer cache.redis.url_env)',
     )
+    .option('--workers <n>', 'worker processes sharing the ports, a number or auto = one per core (config: lifecycle.workers; default auto)')
     .option('--cache-ttl <seconds>', 'result cache TTL; turns the cache on (config: cache.ttl_seconds, cache.enabled; default 60)')
     .action(serveCommand);
+
+  program
+    .command('check-config')
+    .description(
+      'validate a config file as `serve --config FILE` would (exit 2 listing every problem) and print the effective ' +
+        'configuration, secrets masked; takes no serve flags',
+    )
+    .argument('<file>', 'YAML config file')
+    .allowExcessArguments(false) // one file: a second argument is a mistake, not something to ignore
+    .action(checkConfigCommand);
 
   program
     .command('demo')

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*"; }
 
-# Debian packages: ClickHouse 18.16 server/client/tools, Redis, HAProxy (benchmarks), the Python driver (tests).
-PACKAGES=(clickhouse-server clickhouse-client clickhouse-tools redis-server haproxy python3-clickhouse-driver)
+# Debian packages: ClickHouse 18.16 server/client/tools, Redis, HAProxy (benchmarks), the Python driver (tests),
+# Prometheus and promtool (the observability test lints /metrics and scrapes it).
+PACKAGES=(clickhouse-server clickhouse-client clickhouse-tools redis-server haproxy python3-clickhouse-driver prometheus)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]

@@ -1,26 +1,44 @@
 /**
- * The composition root of `gatehouse serve`: config → pools, listener, metrics and admin server.
- * bin/cli.ts only parses flags and calls this.
+ * The composition root of `gatehouse serve`: config → pools, listener, metrics and admin server; reload and graceful
+ * shutdown of what it built. bin/cli.ts and src/serve-main.ts only parse flags, load the config and handle signals.
  */
 import pino, { type Logger } from 'pino';
-import { backendGroups, parseHostPort, resolveUserPassword, settingValueText, type GatehouseConfig } from './config';
-import { NetworkList, startProxy, type Proxy, type ProxyUser } from './frontend';
-import { compileRules } from './router';
-import { Metrics, startAdminServer, type AdminServer } from './metrics';
+import { limitsFromConfig, parseHostPort, type GatehouseConfig } from './config';
+import { LoginGuard, reconfigure, startProxy, type Proxy } from './frontend';
+import { backendReadiness, Metrics, startAdminServer, type AdminServer, type Readiness } from './metrics';
+import type { HealthMonitor } from './pool';
 import { withLimits } from './protocol';
-import { limitsFromConfig } from './config';
+import { compileCacheRules } from './cache';
 import { buildCache } from './serve-cache';
+import { backendsOf, healthOf, keysNeedingRestart, proxyUsers, routingOf } from './serve-config';
+import { tlsProxyOptions } from './serve-tls';
+
+/** Outcome of a reload: applied (with the keys that need a restart), or refused with the config's errors. */
+export type ReloadResult = { ok: true; notApplied: string[] } | { ok: false; errors: string[] };
+
+export interface ServeOptions {
+  /** Loads and applies the config file again (POST /reload on the admin port); absent: no reload route. */
+  reloader?: () => Promise<ReloadResult>;
+  /** A worker of several: no admin server (the primary serves it) and no ready line (the primary prints it). */
+  worker?: boolean;
+}
 
 export interface Running {
   proxy: Proxy;
   admin: AdminServer | null;
   log: Logger;
+  metrics: Metrics;
+  /** What /ready and /status answer (a worker reports them to its primary). */
+  ready(): Readiness | boolean;
+  status(): Record<string, unknown>;
+  /** Applies a new validated config to the running proxy; returns the changed keys that need a restart. */
+  reload(next: GatehouseConfig): Promise<string[]>;
+  /**
+   * Graceful stop: no new connections; idle clients are closed, busy ones when their query ends; after `timeoutMs`
+   * the rest are cancelled on the backends; then pools, cache and admin server close.
+   */
+  shutdown(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
-}
-
-function target(name: string, hostPort: string) {
-  const hp = parseHostPort(hostPort);
-  return { name, host: hp.host, port: hp.port };
 }
 
 /** Discard reasons as a small label set (free text would make unbounded label values). */
@@ -32,52 +50,29 @@ function discardReason(reason: string): string {
   return known.find(([k]) => reason.includes(k))?.[1] ?? 'other';
 }
 
-export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cfg.log_level })): Promise<Running> {
+
+/** The TLS part of the ready line. */
+function tlsText(proxy: Proxy): string {
+  const l = proxy.listener;
+  if (l.plainPort === null) return ' (TLS only)';
+  return l.tlsPort !== null ? `, TLS on ${l.tlsHost}:${l.tlsPort}` : '';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cfg.log_level }), opts: ServeOptions = {}): Promise<Running> {
   const metrics = new Metrics();
+  metrics.allowUsers(cfg.users.map((u) => u.name));
   const listen = parseHostPort(cfg.listen, true);
-  const identity = (u: { name: string; password: string } | undefined) => (u ? { user: u.name, password: u.password } : undefined);
-  const users: ProxyUser[] = cfg.users.map((u) => {
-    const pw = resolveUserPassword(u, process.env);
-    const limited = u.max_connections !== undefined || u.max_concurrent_queries !== undefined || u.max_queries_per_second !== undefined;
-    return {
-      name: u.name,
-      password: pw.kind === 'plain' ? pw.password : undefined,
-      passwordSha256Hex: pw.kind === 'sha256' ? pw.sha256Hex : undefined,
-      readonly: u.readonly,
-      networks: u.networks ? new NetworkList(u.networks) : undefined,
-      database: u.database,
-      readIdentity: identity(u.read_user),
-      writeIdentity: identity(u.write_user),
-      settings: Object.entries(u.settings).map(([name, value]) => ({ name, value: settingValueText(value) })),
-      limits: limited
-        ? {
-            maxConnections: u.max_connections ?? null,
-            maxConcurrentQueries: u.max_concurrent_queries ?? null,
-            queueSize: u.queue_size,
-            queueTimeoutMs: u.queue_timeout_ms,
-            maxQueriesPerSecond: u.max_queries_per_second ?? null,
-          }
-        : undefined,
-      queryTimeoutMs: u.query_timeout_ms,
-    };
-  });
-  const groups = backendGroups(cfg).map((g) => ({
-    name: g.name,
-    writer: target(g.writer.name, g.writer.address),
-    readers: g.readers.map((r) => ({ target: target(r.name, r.address), weight: r.weight })),
-  }));
-  const h = cfg.health;
   const limits = withLimits(limitsFromConfig(cfg.limits ?? {}));
+  let current = cfg;
+  let stopping = false;
   const cache = buildCache(cfg, metrics, log, limits);
   const proxy = await startProxy({
     host: listen.host,
     port: listen.port,
-    backends: {
-      groups,
-      readIdentity: identity(cfg.read_user) ?? null,
-      writeIdentity: identity(cfg.write_user) ?? null,
-    },
-    users,
+    backends: backendsOf(cfg),
+    users: proxyUsers(cfg),
     poolMode: cfg.pool.mode,
     pool: {
       minIdle: cfg.pool.min_idle,
@@ -94,28 +89,17 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     verifyChecksums: cfg.streaming.verify_checksums,
     limits,
     cache,
-    health: {
-      intervalMs: h.interval_ms,
-      timeoutMs: h.timeout_ms,
-      failuresToBan: h.failures_to_ban,
-      banMs: h.ban_ms,
-      maxBanMs: h.max_ban_ms,
-      maxReplicaDelaySeconds: h.max_replica_delay_s,
-      replicaDelayQuery: h.replica_delay_query,
-    },
-    routing: {
-      retries: cfg.routing.retries,
-      readsFallbackToWriter: cfg.routing.reads_fallback_to_writer,
-      readAfterWriteMs: cfg.routing.read_after_write_ms,
-      rules: compileRules(cfg.routing.rules),
-    },
+    ...tlsProxyOptions(cfg),
+    health: healthOf(cfg),
+    routing: routingOf(cfg),
     events: {
-      query: (route, kind) => {
-        metrics.countQuery(route, kind as 'read');
-      },
-      queryDone: (route, seconds, error) => {
-        metrics.observeQueryDuration(route, seconds);
-        if (error) metrics.countQueryError(error.origin, error.code);
+      query: () => undefined,
+      queryDone: (route, seconds, error, info) => {
+        metrics.recordQuery({ route, kind: info.kind, user: info.user, seconds, error });
+        const fields = { route, kind: info.kind, user: info.user, query_id: info.queryId, seconds };
+        if (error) {
+          log.warn({ ...fields, origin: error.origin, code: error.code }, 'query failed');
+        } else log.debug(fields, 'query');
       },
       pinned: (delta) => metrics.pinnedSessions.inc(delta),
       clientClosed: () => metrics.clientConnections.dec(),
@@ -126,24 +110,30 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
-  for (const t of proxy.router.allTargets()) metrics.backendBanned.set({ backend: t.target.name }, 0);
   // One warning per outage; renewals of a ban while the backend stays down are debug lines.
   const banned = new Set<string>();
-  proxy.health?.on('ban', (s) => {
-    const fields = { backend: s.name, address: s.address, reason: s.banReason, until: s.bannedUntil };
-    if (banned.has(s.name)) log.debug(fields, 'backend ban renewed');
-    else {
-      log.warn(fields, 'backend banned');
-      metrics.backendBansTotal.inc({ backend: s.name });
-    }
-    banned.add(s.name);
-    metrics.backendBanned.set({ backend: s.name }, 1);
-  });
-  proxy.health?.on('unban', (s, cause) => {
-    banned.delete(s.name);
-    metrics.backendBanned.set({ backend: s.name }, 0);
-    log.info({ backend: s.name, address: s.address, cause }, 'backend back in rotation');
-  });
+  const watchHealth = (health: HealthMonitor | null): void => {
+    for (const t of proxy.router.allTargets()) metrics.backendBanned.set({ backend: t.target.name }, 0);
+    health?.on('ban', (s) => {
+      const fields = { backend: s.name, address: s.address, reason: s.banReason, until: s.bannedUntil };
+      if (banned.has(s.name)) log.debug(fields, 'backend ban renewed');
+      else {
+        log.warn(fields, 'backend banned');
+        metrics.backendBansTotal.inc({ backend: s.name });
+      }
+      banned.add(s.name);
+      metrics.backendBanned.set({ backend: s.name }, 1);
+    });
+    health?.on('unban', (s, cause) => {
+      banned.delete(s.name);
+      metrics.backendBanned.set({ backend: s.name }, 0);
+      log.info({ backend: s.name, address: s.address, cause }, 'backend back in rotation');
+    });
+  };
+  watchHealth(proxy.health);
+  const loginGuard = (c: GatehouseConfig) =>
+    new LoginGuard({ maxFailures: c.login_limit.max_failures, windowMs: c.login_limit.window_ms, blockMs: c.login_limit.block_ms });
+  proxy.deps.loginGuard = loginGuard(cfg);
   proxy.listener.onConnection = () => {
     metrics.clientConnections.inc();
     metrics.clientConnectionsTotal.inc();
@@ -154,41 +144,103 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     pool.on('connect_error', () => metrics.countConnect(backend, 'error'));
     pool.on('discard', (_conn, reason) => metrics.poolDiscardsTotal.inc({ backend, reason: discardReason(reason) }));
     pool.on('timeout', () => metrics.poolWaitTimeoutsTotal.inc({ backend }));
+    pool.on('checkout', (_conn, waitMs) => metrics.observeCheckoutWait(backend, waitMs / 1000));
   };
   metrics.addPoolSource(() =>
     proxy.pools.allPools().map((p) => {
       const s = p.stats();
-      return { backend: p.key.target.name, user: p.key.identity.user, idle: s.idle, busy: s.busy, waiting: s.waiting };
+      return { backend: p.key.target.name, user: p.key.identity.user, idle: s.idle, busy: s.busy, connecting: s.connecting, waiting: s.waiting, max: s.max };
     }),
   );
+  const ready = (): Readiness | boolean =>
+    stopping ? { ready: false, notReady: ['shutting down'] } : proxy.health ? backendReadiness(proxy.health.status()) : true;
+  const status = (): Record<string, unknown> => ({
+    backends: proxy.health?.status() ?? [],
+    pools: proxy.pools.allPools().map((p) => ({ pool: p.label, ...p.stats() })),
+    users: proxy.limiters.stats(),
+    clients: proxy.listener.sessions(),
+    cache: proxy.deps.cache ? proxy.deps.cache.cache.status() : { enabled: false },
+  });
   let admin: AdminServer | null = null;
-  if (cfg.admin) {
+  if (cfg.admin && !opts.worker) {
     const a = parseHostPort(cfg.admin, true);
     admin = await startAdminServer({
       host: a.host,
       port: a.port,
       metrics,
-      isReady: () => true,
-      status: () => ({
-        backends: proxy.health?.status() ?? [],
-        pools: proxy.pools.allPools().map((p) => ({ pool: p.label, ...p.stats() })),
-        users: proxy.limiters.stats(),
-        clients: proxy.listener.sessions(),
-        cache: cache ? cache.cache.status() : { enabled: false },
-      }),
+      isReady: ready,
+      isServing: () => !stopping,
+      status,
+      ...(opts.reloader ? { reload: opts.reloader } : {}),
     });
   }
-  log.info(
+  if (opts.worker) log.debug({ listen: `${proxy.host}:${proxy.port}` }, 'worker listening');
+  else log.info(
     { listen: `${proxy.host}:${proxy.port}`, admin: admin ? `${parseHostPort(cfg.admin!, true).host}:${admin.port}` : null },
-    `Gatehouse listening on ${proxy.host}:${proxy.port}${admin ? `, admin on ${parseHostPort(cfg.admin!, true).host}:${admin.port}` : ''}`,
+    `Gatehouse listening on ${proxy.host}:${proxy.port}${tlsText(proxy)}${admin ? `, admin on ${parseHostPort(cfg.admin!, true).host}:${admin.port}` : ''}`,
   );
-  return {
+
+  const running: Running = {
     proxy,
     admin,
     log,
+    metrics,
+    ready,
+    status,
+    async reload(next) {
+      const notApplied = keysNeedingRestart(current, next);
+      metrics.allowUsers(next.users.map((u) => u.name));
+      // The cache store is kept when its own settings did not change (its entries stay valid); else a new one.
+      const cacheChanged = JSON.stringify({ ...current.cache, rules: [] }) !== JSON.stringify({ ...next.cache, rules: [] });
+      const oldCache = proxy.deps.cache;
+      const nextCache = !cacheChanged && oldCache
+        ? { ...buildCacheSettings(next), cache: oldCache.cache }
+        : buildCache(next, metrics, log, limits);
+      const r = reconfigure(proxy, {
+        backends: backendsOf(next),
+        users: proxyUsers(next),
+        routing: routingOf(next),
+        health: healthOf(next),
+        cache: nextCache,
+      });
+      if (r.backendsChanged) {
+        watchHealth(r.newHealth);
+        // Queries placed before the reload may still report to the old monitor: it only stops checking.
+        void r.oldHealth?.close();
+      }
+      if (cacheChanged && oldCache && oldCache.cache !== nextCache?.cache) void oldCache.cache.close();
+      if (JSON.stringify(current.login_limit) !== JSON.stringify(next.login_limit)) proxy.deps.loginGuard = loginGuard(next);
+      log.level = next.log_level;
+      current = next;
+      return notApplied;
+    },
+    async shutdown(timeoutMs) {
+      stopping = true;
+      await proxy.listener.stopAccepting();
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const open = proxy.listener.openSessions();
+        for (const s of open) if (s.idle) s.close();
+        if (open.every((s) => s.idle)) break;
+        if (Date.now() >= deadline) {
+          log.warn({ sessions: open.filter((s) => !s.idle).length }, 'shutdown timeout: cancelling the queries still running');
+          break;
+        }
+        await sleep(25);
+      }
+      await proxy.close();
+      await admin?.close();
+    },
     async close() {
+      stopping = true;
       await proxy.close();
       await admin?.close();
     },
   };
+  return running;
+}
+
+/** The per-query cache settings of a config, for a store that is kept across a reload. */
+function buildCacheSettings(cfg: GatehouseConfig) {
+  return { ttlSeconds: cfg.cache.ttl_seconds, softTtlSeconds: cfg.cache.soft_ttl_seconds, rule: compileCacheRules(cfg.cache.rules) };
 }

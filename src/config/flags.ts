@@ -23,6 +23,8 @@ export interface FlagValues {
   redis?: string;
   /** --cache-ttl SECONDS: sets cache.ttl_seconds and cache.enabled */
   cacheTtl?: string;
+  /** --workers N|auto: sets lifecycle.workers */
+  workers?: string;
 }
 
 /**
@@ -35,6 +37,11 @@ export function applyFlags(raw: Record<string, unknown>, flags: FlagValues): Con
   if (flags.writer !== undefined) raw.writer = flags.writer;
   if (flags.admin !== undefined) raw.admin = flags.admin;
   if (flags.reader !== undefined) raw.readers = [...flags.reader];
+  if (flags.workers !== undefined) {
+    const w = flags.workers.trim();
+    const lifecycle = (typeof raw.lifecycle === 'object' && raw.lifecycle !== null ? raw.lifecycle : {}) as Record<string, unknown>;
+    raw.lifecycle = { ...lifecycle, workers: w === 'auto' ? 'auto' : /^\d+$/.test(w) ? Number(w) : w };
+  }
   if (flags.user !== undefined) {
     raw.users = flags.user.map((spec, i) => {
       const colon = spec.indexOf(':');

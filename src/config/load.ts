@@ -88,14 +88,18 @@ function toConfigIssues(issue: z.ZodIssue): ConfigIssue[] {
     return issue.keys.map((k) => ({ path: path === '' ? k : `${path}.${k}`, message: 'unknown key' }));
   }
   if (issue.code === z.ZodIssueCode.invalid_union) {
-    const wrongType = (i: z.ZodIssue): i is z.ZodIssue & z.ZodInvalidTypeIssue =>
-      i.code === z.ZodIssueCode.invalid_type && i.path.length === issue.path.length;
+    // A literal branch ('auto' in `auto | N`) is a type of its own: a value other than it does not fit that branch.
+    const atUnion = (i: z.ZodIssue): boolean => i.path.length === issue.path.length;
+    const wrongType = (i: z.ZodIssue): i is z.ZodIssue & z.ZodInvalidTypeIssue => i.code === z.ZodIssueCode.invalid_type && atUnion(i);
+    const wrongLiteral = (i: z.ZodIssue): i is z.ZodIssue & z.ZodInvalidLiteralIssue =>
+      i.code === z.ZodIssueCode.invalid_literal && atUnion(i);
     const branches = issue.unionErrors.map((e) => e.issues);
-    const fitting = branches.find((b) => !b.every(wrongType));
+    const fitting = branches.find((b) => !b.every((i) => wrongType(i) || wrongLiteral(i)));
     if (fitting) return fitting.flatMap(toConfigIssues);
     const mismatches = branches.flat().filter(wrongType);
     if (mismatches.length > 0) {
-      const expected = [...new Set(mismatches.map((m) => m.expected))].join(' or ');
+      const literals = branches.flat().filter(wrongLiteral).map((m) => JSON.stringify(m.expected));
+      const expected = [...new Set([...literals, ...mismatches.map((m) => m.expected)])].join(' or ');
       return [{ path, message: `expected ${expected}, got ${mismatches[0]!.received}` }];
     }
   }
@@ -111,6 +115,7 @@ const errorMap: z.ZodErrorMap = (issue, ctx) => {
       return { message: `expected one of ${issue.options.join(' | ')}, got ${JSON.stringify(issue.received)}` };
     case z.ZodIssueCode.too_small:
       if (issue.type === 'number') return { message: `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}` };
+      if (issue.type === 'string' && issue.minimum === 1) return { message: 'must not be empty' };
       break;
     case z.ZodIssueCode.too_big:
       if (issue.type === 'number') return { message: `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}` };

@@ -9,7 +9,7 @@ type Backend = GatehouseConfig['read_user'];
 /**
  * A copy with every password and password hash replaced by "***" (an empty backend password stays ""), including the
  * password inside the cache's Redis URL (scheme, host and port stay). The names of password_env / url_env variables
- * are not secret and stay.
+ * are not secret and stay, and so do TLS certificate and key file paths (the files themselves are never read here).
  */
 export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
   const mask = (s: string | undefined): string | undefined => (s === undefined || s === '' ? s : MASK);
@@ -43,6 +43,11 @@ export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
       },
       rules: cfg.cache.rules.map((r) => ({ ...r })),
     },
+    ...(cfg.tls !== undefined ? { tls: { ...cfg.tls } } : {}),
+    backend_tls: { ...cfg.backend_tls },
+    connections: { ...cfg.connections },
+    login_limit: { ...cfg.login_limit },
+    lifecycle: { ...cfg.lifecycle },
   };
 }
 
@@ -52,8 +57,23 @@ function describeCache(c: GatehouseConfig['cache']): string {
 }
 
 /**
+ * The client TLS listener, `ADDR` or `ADDR(require,client_cert)`: require = the plain listener is closed, client_cert
+ * = clients must present a certificate (ca_file). Backend TLS is `verify` or `insecure` (certificates not checked).
+ */
+function describeTls(cfg: GatehouseConfig): string[] {
+  const parts: string[] = [];
+  if (cfg.tls) {
+    const flags = [...(cfg.tls.require ? ['require'] : []), ...(cfg.tls.ca_file !== undefined ? ['client_cert'] : [])];
+    parts.push(`tls=${cfg.tls.listen}${flags.length === 0 ? '' : `(${flags.join(',')})`}`);
+  }
+  if (cfg.backend_tls.enabled) parts.push(`backend_tls=${cfg.backend_tls.insecure_skip_verify ? 'insecure' : 'verify'}`);
+  return parts;
+}
+
+/**
  * One line for the start-up log, e.g. `listen=127.0.0.1:9000 writer=... readers=[...] users=app,ro(readonly) ...`.
- * A reader's weight shows as `address*weight` when it is not 1; groups and rules appear only when configured.
+ * A reader's weight shows as `address*weight` when it is not 1; groups, rules and TLS appear only when configured,
+ * and `listen=off` says tls.require closed the plain listener.
  */
 export function describeConfig(cfg: GatehouseConfig): string {
   const users = cfg.users.map((u) => (u.readonly ? `${u.name}(readonly)` : u.name)).join(',');
@@ -65,7 +85,8 @@ export function describeConfig(cfg: GatehouseConfig): string {
     `[${rs.map((r) => (r.weight === 1 ? r.address : `${r.address}*${r.weight}`)).join(',')}]`;
   const groups = Object.entries(cfg.groups).map(([name, g]) => `${name}(writer=${g.writer},readers=${readers(g.readers)})`);
   const parts = [
-    `listen=${cfg.listen}`,
+    `listen=${cfg.tls?.require ? 'off' : cfg.listen}`,
+    ...describeTls(cfg),
     `admin=${cfg.admin ?? 'off'}`,
     `writer=${cfg.writer}`,
     `readers=${readers(cfg.readers)}`,

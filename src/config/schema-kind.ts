@@ -11,6 +11,11 @@ export function scalarKindAt(path: readonly (string | number)[]): ScalarKind {
   return k === 'none' ? 'other' : k;
 }
 
+/** A literal that no number or boolean text can be mistaken for ('auto'). */
+function isWordLiteral(t: z.ZodTypeAny): boolean {
+  return t instanceof z.ZodLiteral && typeof t.value === 'string' && !/^(?:[-0-9.]+|true|false)$/.test(t.value);
+}
+
 /** 'none': the path does not exist under this schema. */
 function kindIn(schema: z.ZodTypeAny, path: readonly (string | number)[], from: number): ScalarKind | 'none' {
   let t = schema;
@@ -20,8 +25,11 @@ function kindIn(schema: z.ZodTypeAny, path: readonly (string | number)[], from: 
     else if (t instanceof z.ZodOptional || t instanceof z.ZodNullable) t = t.unwrap();
     else if (t instanceof z.ZodUnion) {
       // Only the branches where the path exists count; when they disagree (a setting may be text, a number or a
-      // boolean), the value stays text.
-      const kinds = new Set((t.options as z.ZodTypeAny[]).map((o) => kindIn(o, path, i)).filter((k) => k !== 'none'));
+      // boolean), the value stays text. A word literal (workers: auto | N) does not disagree: no number or boolean
+      // text could match it, so `${N}` still becomes a number there, and `auto` stays text.
+      const kinds = new Set(
+        (t.options as z.ZodTypeAny[]).filter((o) => !isWordLiteral(o)).map((o) => kindIn(o, path, i)).filter((k) => k !== 'none'),
+      );
       if (kinds.size === 0) return 'none';
       return kinds.size === 1 ? [...kinds][0]! : 'other';
     } else if (i === path.length) break;

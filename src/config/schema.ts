@@ -1,8 +1,10 @@
 /**
  * The configuration schema: the only source of config types and defaults. YAML keys are snake_case; every object is
  * strict (an unknown key is an error, as in chproxy), and cross-field rules carry the path they are about.
- * Sections live in schema-fields.ts (shared fields), schema-users.ts, schema-routing.ts and schema-cache.ts.
+ * Sections live in schema-fields.ts (shared fields), schema-users.ts, schema-routing.ts, schema-cache.ts and
+ * schema-ops.ts (TLS, connection and login limits, lifecycle).
  */
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { tryParseHostPort } from './host-port';
 import { DEFAULT_GROUP, readerName, writerName, type BackendSpec } from './groups';
@@ -18,6 +20,7 @@ import {
   type RULE_KINDS,
 } from './schema-routing';
 import { backendUserSchema, proxyUserSchema } from './schema-users';
+import { backendTlsSchema, clientTlsSchema, connectionsSchema, lifecycleSchema, loginLimitSchema } from './schema-ops';
 
 export { parseHostPort, type HostPort } from './host-port';
 export type { CacheConfig, CacheRuleConfig, CacheStoreKind } from './schema-cache';
@@ -92,6 +95,18 @@ const objectSchema = z.strictObject({
   cache: cacheSchema.default({}),
   limits: limitsSchema.default({}),
   log_level: z.enum(LOG_LEVELS).default('info'),
+  /** A TLS listener for clients (secure native port). */
+  tls: clientTlsSchema.optional(),
+  /** TLS towards the backends. */
+  backend_tls: backendTlsSchema.default({}),
+  /**
+   * Listening on a non-loopback address without TLS, or without proxy users, is refused unless this says the exposure
+   * is intended (a proxy that passes any client's credentials through, in clear text, on a network).
+   */
+  allow_insecure_listen: z.boolean().default(false),
+  connections: connectionsSchema.default({}),
+  login_limit: loginLimitSchema.default({}),
+  lifecycle: lifecycleSchema.default({}),
 });
 
 function crossChecks(c: Raw, custom: (path: Path, message: string) => void): void {
@@ -115,6 +130,66 @@ function crossChecks(c: Raw, custom: (path: Path, message: string) => void): voi
     custom(['admin'], `must differ from listen (${c.listen})`);
   }
   checkGroups(c, custom);
+  checkExposure(c, custom);
+  checkTls(c, custom);
+}
+
+/**
+ * True for localhost, 127.0.0.0/8 and ::1 (also written long, or as IPv4-mapped ::ffff:127.x.y.z). A host name other
+ * than localhost counts as reachable from the network: what it resolves to is not known here.
+ */
+function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost' || /^127(?:\.[0-9]{1,3}){3}$/.test(host)) return true;
+  if (!isIPv6(host)) return false;
+  const canonical = new URL(`http://[${host}]/`).hostname; // [::1], [::ffff:7f00:1] for ::ffff:127.0.0.1
+  return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+}
+
+/**
+ * Refuses a listener reachable from the network without TLS or without users, unless allow_insecure_listen: a proxy
+ * that passes any client's credentials through, or takes passwords in clear text, must not be exposed by accident.
+ */
+function checkExposure(c: Raw, custom: (path: Path, message: string) => void): void {
+  if (c.allow_insecure_listen) return;
+  const listen = tryParseHostPort(c.listen, true);
+  const plainOpen = !(c.tls?.require ?? false);
+  if (listen && plainOpen && !isLoopback(listen.host)) {
+    const fix = 'serve it with tls (tls.require: true) or set allow_insecure_listen: true';
+    custom(['listen'], `${listen.host} is not a loopback address: ${fix}`);
+  }
+  const tlsListen = c.tls ? tryParseHostPort(c.tls.listen, true) : undefined;
+  const exposed = (listen && plainOpen && !isLoopback(listen.host)) || (tlsListen && !isLoopback(tlsListen.host));
+  if (exposed && c.users.length === 0) {
+    custom(['users'], 'a listener on a non-loopback address needs proxy users (or allow_insecure_listen: true)');
+  }
+}
+
+/** TLS listener address against the others; backend TLS keys that would be silently ignored or are half given. */
+function checkTls(c: Raw, custom: (path: Path, message: string) => void): void {
+  const tlsListen = c.tls ? tryParseHostPort(c.tls.listen, true) : undefined;
+  // With tls.require the plain port is not opened, so only the admin port can clash.
+  const others = c.tls?.require ? (['admin'] as const) : (['listen', 'admin'] as const);
+  for (const key of others) {
+    const other = c[key] === undefined ? undefined : tryParseHostPort(c[key], true);
+    if (tlsListen && other && tlsListen.port !== 0 && tlsListen.host === other.host && tlsListen.port === other.port) {
+      custom(['tls', 'listen'], `must differ from ${key} (${c[key]})`);
+    }
+  }
+  const b = c.backend_tls;
+  const given: string[] = (['ca_file', 'cert_file', 'key_file', 'server_name'] as const).filter((k) => b[k] !== undefined);
+  if (b.insecure_skip_verify) given.push('insecure_skip_verify');
+  if (!b.enabled && given.length > 0) {
+    // Without this, an operator who wrote a CA file would believe the backend links are encrypted.
+    const are = given.length === 1 ? 'is' : 'are';
+    custom(['backend_tls', 'enabled'], `must be true when ${given.join(', ')} ${are} set (backend connections are not encrypted otherwise)`);
+  }
+  if ((b.cert_file === undefined) !== (b.key_file === undefined)) {
+    const [missing, present] = b.cert_file === undefined ? ['cert_file', 'key_file'] : ['key_file', 'cert_file'];
+    custom(['backend_tls', missing], `required when backend_tls.${present} is set`);
+  }
+  if (b.insecure_skip_verify && b.ca_file !== undefined) {
+    custom(['backend_tls', 'ca_file'], 'not used when insecure_skip_verify is true (certificates are not verified)');
+  }
 }
 
 /** Group names, unique backend names over all groups, and rule targets that exist. */

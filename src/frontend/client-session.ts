@@ -20,7 +20,7 @@ import {
 } from '../protocol';
 import { classify, type Classification } from '../router';
 import { planQuery } from './query-plan';
-import { isBackendFault, once, seconds, type Attempt, type Lease, type SessionDeps } from './session-types';
+import { isBackendFault, once, seconds, type Attempt, type Lease, type QueryInfo, type SessionDeps } from './session-types';
 import { SessionCache } from './session-cache';
 import { writtenTables } from './cache-policy';
 import { InvalidatingSink } from './invalidating-sink';
@@ -75,8 +75,8 @@ export class ClientSession {
   /** The proxy user's limiter, and the release of this connection's slot. */
   private limiter: UserLimiter | null = null;
   private releaseConnection: (() => void) | null = null;
-  /** The result cache's side of this session (null when the cache is off). */
-  private readonly cache: SessionCache | null;
+  /** The result cache's side of this session (inactive while the cache is off). */
+  private readonly cache: SessionCache;
 
   constructor(
     readonly socket: Socket,
@@ -85,26 +85,31 @@ export class ClientSession {
     this.framer = new Framer('client', this.state, deps.config.limits, { verifyChecksums: deps.config.verifyChecksums });
     this.sink = new ClientSink(socket);
     this.internal = new InternalQueries();
-    this.cache = deps.cache
-      ? new SessionCache(
+    this.cache = new SessionCache(
           {
             sink: this.sink,
             events: deps.events,
             isClosed: () => this.closed,
             place: (at) => this.runAttempt(at),
             ended: (at, route, outcome) => this.queryEnded(at, route, outcome),
+            info: (at) => this.qi(at.q, at.cls),
             refreshAttempt: (at) => ({ ...at, admitted: null, tried: new Set(), retriesLeft: deps.config.routing.retries, flight: undefined }),
           },
-          deps.cache,
-        )
-      : null;
+          () => this.deps.cache,
+        );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
   }
 
+  /** No query of this client is in flight (between queries, or before its Hello): safe to close for a shutdown. */
+  get idle(): boolean {
+    return !this.run && !this.attempt && !this.cache.busy && this.inbox.length === 0 && !this.pumping;
+  }
+
   private onData(chunk: Buffer): void {
+
     let packets: FramedPacket[];
     try {
       packets = this.framer.push(chunk);
@@ -167,14 +172,14 @@ export class ClientSession {
         this.writePacket({ code: ServerCode.Pong });
         return;
       case ClientCode.Query:
-        if (this.run || this.cache?.busy) return this.protocolViolation('Query while a query is running');
+        if (this.run || this.cache.busy) return this.protocolViolation('Query while a query is running');
         return this.startQuery(p);
       case ClientCode.Data:
       case ClientCode.Scalar:
         return this.onClientData(p);
       case ClientCode.Cancel:
         this.run?.cancel();
-        this.cache?.cancel();
+        this.cache.cancel();
         return;
       case ClientCode.TablesStatusRequest:
         return this.tablesStatus(p);
@@ -200,7 +205,16 @@ export class ClientSession {
 
   private async handshake(hello: ClientHello): Promise<void> {
     const { config } = this.deps;
-    const login = checkLogin(hello, config, this.deps.limiters, this.socket.remoteAddress ?? '');
+    const address = this.socket.remoteAddress ?? '';
+    const guard = this.deps.loginGuard;
+    const waitMs = guard?.blockedFor(address) ?? 0;
+    if (waitMs > 0) {
+      // Refused before any password is looked at: guessing costs a wait whatever the guess.
+      return this.failHandshake(
+        replyError(ProxyErrorCode.AUTHENTICATION_FAILED, `Gatehouse: too many failed logins from this address; try again in ${Math.ceil(waitMs / 1000)} s`),
+      );
+    }
+    const login = checkLogin(hello, config, this.deps.limiters, address);
     if ('chCode' in login) return this.failHandshake(login);
     ({ user: this.user, limiter: this.limiter, releaseConnection: this.releaseConnection } = login);
     const identitiesSet = this.user !== null;
@@ -220,6 +234,7 @@ export class ClientSession {
       if (failure) return this.failHandshake(failure);
     }
     this.hello = hello;
+    guard?.succeeded(address);
     const info = this.serverInfo;
     const w = new Writer(128);
     encodeServerPacket(
@@ -243,6 +258,10 @@ export class ClientSession {
   }
 
   private failHandshake(err: unknown): void {
+    const code = err instanceof Failure ? err.chCode : toReplyError(err).chCode;
+    if (code === ProxyErrorCode.AUTHENTICATION_FAILED && this.deps.loginGuard?.failed(this.socket.remoteAddress ?? '')) {
+      this.deps.log('warn', 'failed logins: address blocked', { address: this.socket.remoteAddress ?? '' });
+    }
     if (err instanceof Failure) {
       this.sink.write(err.packet);
       this.socket.end();
@@ -294,7 +313,7 @@ export class ClientSession {
     const endOfData = tableName === '' && block.rows === 0 && block.columns.length === 0;
     if (endOfData) this.clientDataOpen = false;
     const at = this.attempt;
-    if (at && this.cache?.holding) {
+    if (at && this.cache.holding) {
       // A held cacheable read has no run yet: keep the packet for whichever run answers it.
       at.replayBytes += p.end - p.start;
       at.replay.push(p.chunks);
@@ -325,7 +344,7 @@ export class ClientSession {
       rules: config.routing.rules,
     });
     if ('refuse' in plan) {
-      this.localReply('local', cls, plan.refuse);
+      this.localReply('local', cls, plan.refuse, q);
       return;
     }
     const { group, forced, injected } = plan;
@@ -343,14 +362,14 @@ export class ClientSession {
     const started = process.hrtime.bigint();
     const cachePlan = this.cachePlan(q, cls, route, forced != null, group, injected);
     // A cached read is counted where it ends up (local for hits and followers).
-    if (!cachePlan) this.deps.events.query(route, cls.kind);
+    if (!cachePlan) this.deps.events.query(route, cls.kind, this.qi(q, cls));
     let admitted: (() => void) | null = null;
     if (this.limiter) {
       const a = await this.limiter.admit();
       if (isLimitRefusal(a)) {
-        if (cachePlan) this.deps.events.query(route, cls.kind);
+        if (cachePlan) this.deps.events.query(route, cls.kind, this.qi(q, cls));
         this.sink.sendError(replyError(a.chCode, a.message));
-        this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: a.chCode });
+        this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: a.chCode }, this.qi(q, cls));
         return;
       }
       admitted = once(a);
@@ -360,9 +379,9 @@ export class ClientSession {
       queryBytes = this.queryBytes(p, q, injected);
     } catch (e) {
       admitted?.();
-      if (cachePlan) this.deps.events.query(route, cls.kind);
+      if (cachePlan) this.deps.events.query(route, cls.kind, this.qi(q, cls));
       this.sink.sendError(e);
-      this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: toReplyError(e).chCode });
+      this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: toReplyError(e).chCode }, this.qi(q, cls));
       return;
     }
     this.attempt = {
@@ -375,7 +394,7 @@ export class ClientSession {
     };
     if (cachePlan) {
       // Answered once the client's data has ended (session-cache.ts).
-      this.cache!.hold(this.attempt, cachePlan.plan, this.revision, cachePlan.compression);
+      this.cache.hold(cachePlan.cfg, this.attempt, cachePlan.plan, this.revision, cachePlan.compression);
       return;
     }
     return this.runAttempt(this.attempt);
@@ -383,10 +402,11 @@ export class ClientSession {
 
   /** The cache plan of a read that may use the cache, or null (cache off, not cacheable: the bypass is counted). */
   private cachePlan(q: ClientQuery, cls: Classification, route: Route, forced: boolean, group: string, injected: Setting[]) {
-    if (!this.cache || cls.kind !== 'read' || cls.session !== undefined) return null;
+    const cfg = this.cache.config;
+    if (!cfg || cls.kind !== 'read' || cls.session !== undefined) return null;
     // A read sent to the writer by read-your-writes or a rule wants the writer's current data, not a cached copy.
     if (route !== 'reader' || forced) {
-      this.deps.cache!.cache.events.bypass(forced ? 'rule' : 'read_after_write');
+      cfg.cache.events.bypass(forced ? 'rule' : 'read_after_write');
       return null;
     }
     const settings = mergeSettings(this.settings, q.settings, injected);
@@ -395,10 +415,10 @@ export class ClientSession {
       // The session's SETs count: the backend would compress with what they set.
       compression = clientCompression({ ...q, settings });
     } catch {
-      this.deps.cache!.cache.events.bypass('compression');
+      cfg.cache.events.bypass('compression');
       return null; // a method the proxy cannot write: the backend answers it
     }
-    const d = this.cache.decide({
+    const d = this.cache.decide(cfg, {
       q,
       cls,
       userName: this.user?.name ?? this.clientIdentity.user,
@@ -408,7 +428,12 @@ export class ClientSession {
       revision: this.revision,
       settings,
     });
-    return d.cache ? { plan: d.plan, compression } : null;
+    return d.cache ? { cfg, plan: d.plan, compression } : null;
+  }
+
+  /** Who ran which query, for events. */
+  private qi(q: ClientQuery | null, cls: Classification): QueryInfo {
+    return { user: this.user?.name ?? this.clientIdentity.user, kind: cls.kind, queryId: q?.queryId ?? '' };
   }
 
   /** The query ended for this client (a cached or shared read): free its slot, count it, read the next packet. */
@@ -417,7 +442,7 @@ export class ClientSession {
     at.admitted?.();
     this.deps.events.bytes(this.sink.bytesOut - this.bytesReported, 0);
     this.bytesReported = this.sink.bytesOut;
-    this.deps.events.queryDone(route, seconds(at.started), outcome.error);
+    this.deps.events.queryDone(route, seconds(at.started), outcome.error, this.qi(at.q, at.cls));
     if (!this.closed) void this.pump();
   }
 
@@ -482,7 +507,7 @@ export class ClientSession {
     if (this.attempt === at) this.attempt = null;
     at.admitted?.();
     this.sink.sendError(err);
-    this.deps.events.queryDone(at.route, seconds(at.started), { origin: 'proxy', code: toReplyError(err).chCode });
+    this.deps.events.queryDone(at.route, seconds(at.started), { origin: 'proxy', code: toReplyError(err).chCode }, this.qi(at.q, at.cls));
   }
 
   private execute(at: Attempt, lease: Lease, route: Route): void {
@@ -540,7 +565,7 @@ export class ClientSession {
           if (!lease.pinned) router.release(lease.group, lease.target);
           if (error?.origin === 'proxy' && error.code === ProxyErrorCode.NETWORK_ERROR) health?.reportFailure(lease.target, 'connection lost mid-query');
           if (route === 'writer' && cls.kind !== 'read') this.lastWriteAt = Date.now();
-          this.deps.events.queryDone(route, seconds(at.started), error);
+          this.deps.events.queryDone(route, seconds(at.started), error, this.qi(q, cls));
           if (!lease.pinned) lease.pool.release(lease.conn, reusable, verify);
           else if (this.closed) this.releasePinned();
           else if (!reusable) this.losePinned();
@@ -565,7 +590,7 @@ export class ClientSession {
     const started = process.hrtime.bigint();
     // A pinned session may shadow tables with temporary ones: never cached.
     if (cls.kind === 'read') this.deps.cache?.cache.events.bypass('pinned');
-    this.deps.events.query('writer', cls.kind);
+    this.deps.events.query('writer', cls.kind, this.qi(q, cls));
     if (!this.pinned) {
       const target = this.deps.router.writer;
       const pool = this.poolFor(target, 'writer', this.database);
@@ -575,7 +600,7 @@ export class ClientSession {
         this.deps.log('debug', 'session pinned to a backend connection', { reason: cls.pins ?? 'pool_mode: session' });
       } catch (e) {
         this.sink.sendError(e);
-        this.deps.events.queryDone('writer', seconds(started), { origin: 'proxy', code: toReplyError(e).chCode });
+        this.deps.events.queryDone('writer', seconds(started), { origin: 'proxy', code: toReplyError(e).chCode }, this.qi(q, cls));
         return;
       }
       if (this.closed) return this.releasePinned();
@@ -614,17 +639,18 @@ export class ClientSession {
     this.deps.events.pinned(-1);
   }
 
-  private localReply(route: 'local', cls: Classification, error?: { chCode: number; message: string } | Failure): void {
-    this.deps.events.query(route, cls.kind);
+  private localReply(route: 'local', cls: Classification, error?: { chCode: number; message: string } | Failure, q: ClientQuery | null = null): void {
+    const info = this.qi(q, cls);
+    this.deps.events.query(route, cls.kind, info);
     if (error instanceof Failure) {
       this.sink.write(error.packet);
-      this.deps.events.queryDone(route, 0, { origin: error.origin, code: error.chCode });
+      this.deps.events.queryDone(route, 0, { origin: error.origin, code: error.chCode }, info);
     } else if (error) {
       this.sink.sendError(error);
-      this.deps.events.queryDone(route, 0, { origin: 'proxy', code: error.chCode });
+      this.deps.events.queryDone(route, 0, { origin: 'proxy', code: error.chCode }, info);
     } else {
       this.writePacket({ code: ServerCode.EndOfStream });
-      this.deps.events.queryDone(route, 0);
+      this.deps.events.queryDone(route, 0, undefined, info);
     }
   }
 
@@ -676,7 +702,7 @@ export class ClientSession {
     // abandon() hands the connection back through onDone, which drops a pinned connection.
     if (run && !run.finished) run.abandon();
     else this.releasePinned();
-    this.cache?.close();
+    this.cache.close();
     this.inbox = [];
     this.releaseConnection?.();
     this.releaseConnection = null;

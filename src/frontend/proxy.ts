@@ -1,10 +1,10 @@
-import { HealthMonitor, PoolManager, type HealthOptions, type PoolOptions } from '../pool';
+import { HealthMonitor, PoolManager, type BackendTlsOptions, type HealthOptions, type PoolOptions } from '../pool';
 import { DEFAULT_LIMITS, type Limits } from '../protocol';
 import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
-import type { SessionEvents } from './session-types';
+import type { SessionDeps, SessionEvents } from './session-types';
 import type { SessionCacheConfig } from './session-cache';
-import { listen, type Listener } from './listener';
+import { listen, type Listener, type TlsListenOptions } from './listener';
 import { BackendRouter, backendTargets, type Backends } from './targets';
 import { UserLimiters } from './user-limits';
 
@@ -14,7 +14,7 @@ export interface ProxyOptions {
   backends: Backends;
   users: ProxyUser[];
   poolMode: 'query' | 'session';
-  pool: Omit<PoolOptions, 'maxSize'> & { maxSize: number | null };
+  pool: Omit<PoolOptions, 'maxSize' | 'tls'> & { maxSize: number | null };
   resultBuffering: 'stream' | 'buffer';
   bufferMaxBytes: number;
   maxPendingClientBytes: number;
@@ -28,16 +28,32 @@ export interface ProxyOptions {
   /** The result cache (null or absent: off). Closed with the proxy. */
   cache?: SessionCacheConfig | null;
   log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** A TLS listener next to the plain one (`tls:`); `only`: the plain listener is not opened (tls.require). */
+  tls?: (TlsListenOptions & { only: boolean }) | null;
+  /** TLS on every backend connection: pools, health checks, handshakes for ServerInfo (`backend_tls:`). */
+  backendTls?: BackendTlsOptions | null;
+  /** Open client connections over the plain and TLS listeners together (connections.max); absent or null: no cap. */
+  maxClientConnections?: number | null;
 }
 
 export interface Proxy {
+  /** The address clients connect to: the plain listener's, or the TLS listener's when only TLS is served. */
   host: string;
   port: number;
+  /** The TLS listener's port (null: no TLS listener). */
+  tlsPort: number | null;
+  /** TLS towards the backends, for whoever builds more backend connections later (a reload's health checks). */
+  backendTls: BackendTlsOptions | null;
   pools: PoolManager;
   router: BackendRouter;
   health: HealthMonitor | null;
   limiters: UserLimiters;
   listener: Listener;
+  /**
+   * What every session reads its settings and collaborators from, at each query: replacing a field (config reload)
+   * changes the next queries of every session, never one in flight.
+   */
+  deps: SessionDeps;
   close(): Promise<void>;
 }
 
@@ -48,7 +64,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const verifyChecksums = opts.verifyChecksums ?? false;
   const routing = opts.routing ?? { retries: 1, readsFallbackToWriter: true, readAfterWriteMs: 0, rules: [] };
-  const pools = new PoolManager({ ...opts.pool, limits, verifyChecksums });
+  const backendTls = opts.backendTls ?? null;
+  const pools = new PoolManager({ ...opts.pool, limits, verifyChecksums, tls: backendTls });
   let health: HealthMonitor | null = null;
   if (opts.health) {
     const targets = backendTargets(opts.backends);
@@ -56,7 +73,10 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     // Checks log in as the backend identity of the role; in pass-through mode (no identities) as `default`.
     const probe = { user: 'default', password: '' };
     const { readIdentity, writeIdentity } = opts.backends;
-    health = new HealthMonitor(targets, (t) => (roles.get(t) === 'reader' ? readIdentity : writeIdentity) ?? probe, opts.health);
+    health = new HealthMonitor(targets, (t) => (roles.get(t) === 'reader' ? readIdentity : writeIdentity) ?? probe, {
+      ...opts.health,
+      tls: backendTls,
+    });
   }
   const router = new BackendRouter(opts.backends, health, { readsFallbackToWriter: routing.readsFallbackToWriter });
   const limiters = new UserLimiters();
@@ -67,7 +87,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     clientClosed: opts.events?.clientClosed ?? noop,
     bytes: opts.events?.bytes ?? noop,
   };
-  const listener = await listen(opts.host, opts.port, {
+  const deps: SessionDeps = {
     config: {
       backends: opts.backends,
       users: opts.users,
@@ -87,16 +107,28 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     events,
     cache: opts.cache ?? null,
     log: opts.log ?? noop,
-  });
+  };
+  const tls = opts.tls ?? null;
+  const listener = await listen(
+    {
+      plain: tls?.only ? null : { host: opts.host, port: opts.port },
+      tls,
+      maxConnections: opts.maxClientConnections ?? null,
+    },
+    deps,
+  );
   health?.start();
   return {
-    host: opts.host,
+    host: listener.host,
     port: listener.port,
+    tlsPort: listener.tlsPort,
+    backendTls,
     pools,
     router,
     health,
     limiters,
     listener,
+    deps,
     async close() {
       await listener.close();
       await opts.cache?.cache.close();

@@ -9,7 +9,7 @@ import type { ClientSink } from './client-sink';
 import type { Flight, FlightSubscriber, QueryOutcome } from './cache-flight';
 import { cachePolicy, type CacheDecision, type CachePlan, type CachePolicyInput } from './cache-policy';
 import type { ResultCache } from './result-cache';
-import type { Attempt, SessionEvents } from './session-types';
+import type { Attempt, QueryInfo, SessionEvents } from './session-types';
 import type { Route } from './targets';
 
 /** Cache settings a session needs (from the `cache:` config section). */
@@ -29,11 +29,15 @@ export interface CacheHost {
   place(at: Attempt): Promise<void>;
   /** The query ended for this client: free its slot, count it, go on with the client's next packet. */
   ended(at: Attempt, route: Route | 'local', outcome: QueryOutcome): void;
+  /** Who runs `at`, for events. */
+  info(at: Attempt): QueryInfo;
   /** A fresh copy of `at` for a background refresh (no client slot, nothing tried yet). */
   refreshAttempt(at: Attempt): Attempt;
 }
 
 interface Pending {
+  /** The cache configuration when the query arrived (a reload changes later queries only). */
+  cfg: SessionCacheConfig;
   at: Attempt;
   plan: CachePlan;
   revision: number;
@@ -48,7 +52,8 @@ export class SessionCache {
 
   constructor(
     private readonly host: CacheHost,
-    private readonly cfg: SessionCacheConfig,
+    /** The current cache configuration (null: the cache is off), read once per query. */
+    private readonly source: () => SessionCacheConfig | null,
   ) {}
 
   /** True from a held Query until its last packet reached the client. */
@@ -56,16 +61,21 @@ export class SessionCache {
     return this.pending !== null || this.current !== null || this.replaying;
   }
 
-  /** The cache decision of a read (counts a bypass when it is not cacheable). */
-  decide(input: Omit<CachePolicyInput, 'ttlSeconds' | 'softTtlSeconds' | 'rule'>): CacheDecision {
-    const d = cachePolicy({ ...input, ttlSeconds: this.cfg.ttlSeconds, softTtlSeconds: this.cfg.softTtlSeconds, rule: this.cfg.rule });
-    if (!d.cache) this.cfg.cache.events.bypass(d.reason);
+  /** The cache configuration for a query arriving now; null when the cache is off. */
+  get config(): SessionCacheConfig | null {
+    return this.source();
+  }
+
+  /** The cache decision of a read under `cfg` (counts a bypass when it is not cacheable). */
+  decide(cfg: SessionCacheConfig, input: Omit<CachePolicyInput, 'ttlSeconds' | 'softTtlSeconds' | 'rule'>): CacheDecision {
+    const d = cachePolicy({ ...input, ttlSeconds: cfg.ttlSeconds, softTtlSeconds: cfg.softTtlSeconds, rule: cfg.rule });
+    if (!d.cache) cfg.cache.events.bypass(d.reason);
     return d;
   }
 
   /** Holds a cacheable read until the client's data ends. */
-  hold(at: Attempt, plan: CachePlan, revision: number, compression: ClientCompression | null): void {
-    this.pending = { at, plan, revision, compression };
+  hold(cfg: SessionCacheConfig, at: Attempt, plan: CachePlan, revision: number, compression: ClientCompression | null): void {
+    this.pending = { cfg, at, plan, revision, compression };
   }
 
   /**
@@ -77,7 +87,7 @@ export class SessionCache {
     if (pending === null) return;
     this.pending = null;
     if (!endOfData) {
-      this.cfg.cache.events.bypass('external_tables');
+      pending.cfg.cache.events.bypass('external_tables');
       return this.runUncached(pending.at);
     }
     return this.resolve(pending);
@@ -105,12 +115,12 @@ export class SessionCache {
   }
 
   private runUncached(at: Attempt): Promise<void> {
-    this.host.events.query(at.route, at.cls.kind);
+    this.host.events.query(at.route, at.cls.kind, this.host.info(at));
     return this.host.place(at);
   }
 
-  private async resolve({ at, plan, revision, compression }: Pending): Promise<void> {
-    const cache = this.cfg.cache;
+  private async resolve({ cfg, at, plan, revision, compression }: Pending): Promise<void> {
+    const cache = cfg.cache;
     const got = await cache.get(plan.key);
     if (this.host.isClosed()) return;
     if (got !== null && 'bypass' in got) {
@@ -119,9 +129,9 @@ export class SessionCache {
     }
     if (got !== null) {
       cache.events.hit();
-      this.host.events.query('local', at.cls.kind);
+      this.host.events.query('local', at.cls.kind, this.host.info(at));
       const stale = plan.softTtlMs !== null && Date.now() - got.createdAt >= plan.softTtlMs;
-      if (stale) this.refresh(at, plan, revision, compression);
+      if (stale) this.refresh(cache, at, plan, revision, compression);
       await this.replay(got, compression);
       this.host.ended(at, 'local', {});
       return;
@@ -130,13 +140,13 @@ export class SessionCache {
     const running = cache.joinable(plan.key);
     if (running !== null) {
       cache.events.singleflightWait('process');
-      this.host.events.query('local', at.cls.kind);
+      this.host.events.query('local', at.cls.kind, this.host.info(at));
       this.follow(running, at, compression);
       return;
     }
     const flight = cache.newFlight(plan, compression, revision);
     const leader = this.follow(flight, at, compression);
-    return this.lead(flight, at, plan, leader);
+    return this.lead(cache, flight, at, plan, leader);
   }
 
   /** Reads `flight` as one of its subscribers; the returned route is where the query is counted (`local` unless it leads). */
@@ -156,15 +166,14 @@ export class SessionCache {
   }
 
   /** Runs the backend query of a new flight (or serves another instance's result for the same key). */
-  private async lead(flight: Flight, at: Attempt, plan: CachePlan, counted: { route: Route | 'local' } | null): Promise<void> {
-    const cache = this.cfg.cache;
+  private async lead(cache: ResultCache, flight: Flight, at: Attempt, plan: CachePlan, counted: { route: Route | 'local' } | null): Promise<void> {
     const prepared = await cache.prepareLead(flight, plan);
     if (prepared === 'followed') {
-      if (counted) this.host.events.query('local', at.cls.kind);
+      if (counted) this.host.events.query('local', at.cls.kind, this.host.info(at));
       return;
     }
     if (prepared !== 'run' && !('bypass' in prepared)) {
-      if (counted) this.host.events.query('local', at.cls.kind);
+      if (counted) this.host.events.query('local', at.cls.kind, this.host.info(at));
       flight.serveEntry(prepared as Entry);
       return;
     }
@@ -172,18 +181,17 @@ export class SessionCache {
     if (flight.finished) return; // everyone left while the store was asked
     at.flight = flight;
     if (counted) counted.route = at.route;
-    this.host.events.query(at.route, at.cls.kind);
+    this.host.events.query(at.route, at.cls.kind, this.host.info(at));
     return this.host.place(at);
   }
 
   /** Stale-while-revalidate: one background execution refreshes the entry (unless one already runs). */
-  private refresh(at: Attempt, plan: CachePlan, revision: number, compression: ClientCompression | null): void {
-    const cache = this.cfg.cache;
+  private refresh(cache: ResultCache, at: Attempt, plan: CachePlan, revision: number, compression: ClientCompression | null): void {
     if (cache.joinable(plan.key) !== null) return;
     cache.events.staleServed();
     cache.events.refresh();
     const flight = cache.newFlight(plan, compression, revision, true);
-    void this.lead(flight, this.host.refreshAttempt(at), plan, null);
+    void this.lead(cache, flight, this.host.refreshAttempt(at), plan, null);
   }
 
   /** Writes a stored result to the client packet by packet, waiting whenever its socket is full. */

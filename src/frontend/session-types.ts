@@ -6,11 +6,21 @@ import type { ProxyUser } from './auth';
 import type { BackendRouter, Backends, Route } from './targets';
 import type { UserLimiters } from './user-limits';
 import type { Flight } from './cache-flight';
+import type { LoginGuard } from './login-guard';
 import type { SessionCacheConfig } from './session-cache';
 
+/** Who ran a query and which: for per-user metrics and the per-query log line. */
+export interface QueryInfo {
+  /** Proxy user, or the client's own user in pass-through mode. */
+  user: string;
+  kind: string;
+  /** The client's query_id ('' when it sent none: the server made one up). */
+  queryId: string;
+}
+
 export interface SessionEvents {
-  query(route: Route | 'local', kind: string): void;
-  queryDone(route: Route | 'local', seconds: number, error?: { origin: 'backend' | 'proxy'; code: number }): void;
+  query(route: Route | 'local', kind: string, info: QueryInfo): void;
+  queryDone(route: Route | 'local', seconds: number, error: { origin: 'backend' | 'proxy'; code: number } | undefined, info: QueryInfo): void;
   pinned(delta: 1 | -1): void;
   clientClosed(): void;
   /** Bytes relayed for a finished query. */
@@ -38,6 +48,8 @@ export interface SessionDeps {
   health: HealthMonitor | null;
   limiters: UserLimiters;
   events: SessionEvents;
+  /** Failed-login limit per client address (absent: none). */
+  loginGuard?: LoginGuard | null;
   /** The result cache, when `cache.enabled`. */
   cache: SessionCacheConfig | null;
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;

@@ -50,6 +50,11 @@ export class BackendRouter {
   ) {
     for (const g of backends.groups) this.groups.set(g.name, { group: g, balancer: new Balancer(g.readers, health) });
   }
+  /** The options this router was built with (a reload compares them). */
+  get options(): Readonly<RouterOptions> {
+    return this.opts;
+  }
+
 
   hasGroup(name: string): boolean {
     return this.groups.has(name);

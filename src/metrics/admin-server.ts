@@ -1,7 +1,19 @@
-/** The admin HTTP server: `GET /health`, `GET /metrics` and `GET /status`. Nothing else is served. */
+/**
+ * The admin HTTP server: `GET /health`, `GET /ready`, `GET /metrics`, `GET /status` and `POST /reload`. Nothing else
+ * is served. Bodies never carry what the callbacks threw (an error message may quote a config line or a Redis URL).
+ */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Readiness } from './readiness';
 import type { Metrics } from './registry';
+
+/**
+ * What a reload answers: applied (with the changed keys that need a restart to take effect), or refused with the
+ * reasons (the old config stays). Answered as JSON as it is.
+ */
+export type ReloadResult =
+  | { readonly ok: true; readonly notApplied?: readonly string[] }
+  | { readonly ok: false; readonly errors: readonly string[] };
 
 /** Where to listen and what to report. */
 export interface AdminServerOptions {
@@ -9,13 +21,22 @@ export interface AdminServerOptions {
   /** 0 picks a free port (see AdminServer.port). */
   readonly port: number;
   readonly metrics: Metrics;
-  /** /health answers 200 while this is true, 503 otherwise (starting up, draining). */
-  readonly isReady: () => boolean;
+  /** The /metrics text when it is not `metrics.render()` (the primary of several workers aggregates theirs). */
+  readonly render?: () => Promise<string>;
+  /**
+   * `GET /ready` answers 200 while this says ready, 503 with the JSON list of what is missing otherwise (see
+   * backendReadiness). A bare `false` is reported as "not ready".
+   */
+  readonly isReady: () => Readiness | boolean;
+  /** `GET /health` answers 200 while this is true (default: always, i.e. while the process serves), 503 otherwise (draining). */
+  readonly isServing?: () => boolean;
   /**
    * `GET /status` answers this value as JSON (a promise is awaited; Maps become objects, Sets arrays,
    * bigints strings). Without it, /status is 404.
    */
   readonly status?: () => unknown;
+  /** `POST /reload` runs this: 200 when applied, 400 with the errors when refused. Without it, /reload is 404. */
+  readonly reload?: () => Promise<ReloadResult>;
 }
 
 /** A started admin server. */
@@ -48,33 +69,78 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
   });
 }
 
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 function handle(opts: AdminServerOptions, req: IncomingMessage, res: ServerResponse): void {
+  // No route reads a body; consuming it keeps a keep-alive connection usable after a POST with one.
+  req.resume();
   const path = new URL(req.url ?? '/', 'http://admin').pathname;
-  if (req.method === 'GET' && path === '/health') {
-    let ready = false;
-    try {
-      ready = opts.isReady();
-    } catch {
-      ready = false; // a failing readiness check means not ready, never a crashed admin server
-    }
-    reply(res, ready ? 200 : 503, 'text/plain; charset=utf-8', ready ? 'ok' : 'not ready');
-  } else if (req.method === 'GET' && path === '/metrics') {
-    opts.metrics.render().then(
+  const get = req.method === 'GET';
+  if (get && path === '/health') {
+    const serving = check(() => opts.isServing?.() ?? true);
+    reply(res, serving ? 200 : 503, TEXT, serving ? 'ok' : 'not serving');
+  } else if (get && path === '/ready') {
+    const r = readiness(opts);
+    replyJson(res, r.ready ? 200 : 503, r);
+  } else if (get && path === '/metrics') {
+    (opts.render ?? (() => opts.metrics.render()))().then(
       (text) => reply(res, 200, opts.metrics.contentType, text),
-      (err: unknown) => reply(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${String(err)}\n`),
+      (err: unknown) => reply(res, 500, TEXT, `metrics failed: ${String(err)}\n`),
     );
-  } else if (req.method === 'GET' && path === '/status' && opts.status !== undefined) {
+  } else if (get && path === '/status' && opts.status !== undefined) {
     const status = opts.status;
     // A throwing or rejecting status(), or a value JSON cannot write (a cycle), is a 500, never a crash.
     new Promise<unknown>((resolve) => resolve(status()))
       .then((value) => `${JSON.stringify(value, jsonReplacer, 2) ?? 'null'}\n`)
       .then(
-        (body) => reply(res, 200, 'application/json; charset=utf-8', body),
-        (err: unknown) => reply(res, 500, 'text/plain; charset=utf-8', `status failed: ${String(err)}\n`),
+        (body) => reply(res, 200, JSON_TYPE, body),
+        (err: unknown) => reply(res, 500, TEXT, `status failed: ${String(err)}\n`),
       );
+  } else if (path === '/reload' && opts.reload !== undefined) {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      reply(res, 405, TEXT, 'method not allowed: POST /reload');
+      return;
+    }
+    runReload(opts.reload).then((r) => replyJson(res, r.ok ? 200 : r.status, r.body));
   } else {
-    reply(res, 404, 'text/plain; charset=utf-8', 'not found');
+    reply(res, 404, TEXT, 'not found');
   }
+}
+
+/** A throwing check answers "no", never crashes the admin server. */
+function check(f: () => boolean): boolean {
+  try {
+    return f();
+  } catch {
+    return false;
+  }
+}
+
+function readiness(opts: AdminServerOptions): Readiness {
+  let r: Readiness | boolean;
+  try {
+    r = opts.isReady();
+  } catch {
+    return { ready: false, notReady: ['readiness check failed'] };
+  }
+  if (r === true) return { ready: true };
+  if (r === false) return { ready: false, notReady: ['not ready'] };
+  return r;
+}
+
+type ReloadReply = { ok: true; body: ReloadResult } | { ok: false; status: 400 | 500; body: ReloadResult };
+
+async function runReload(reload: () => Promise<ReloadResult>): Promise<ReloadReply> {
+  let r: ReloadResult;
+  try {
+    r = await reload();
+  } catch {
+    // A refusal comes back as { ok: false }; a throw is the proxy's own failure, and its message is not for HTTP.
+    return { ok: false, status: 500, body: { ok: false, errors: ['reload failed: internal error'] } };
+  }
+  return r.ok ? { ok: true, body: r } : { ok: false, status: 400, body: { ok: false, errors: [...r.errors] } };
 }
 
 /** JSON.stringify cannot write Map, Set or bigint; status objects may well hold them. */
@@ -83,6 +149,10 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Set) return [...value];
   if (typeof value === 'bigint') return value.toString();
   return value;
+}
+
+function replyJson(res: ServerResponse, status: number, value: unknown): void {
+  reply(res, status, JSON_TYPE, `${JSON.stringify(value)}\n`);
 }
 
 function reply(res: ServerResponse, status: number, contentType: string, body: string): void {

@@ -1,8 +1,9 @@
-/** Public surface of metrics: the registry of every metric and the admin HTTP server. */
-export { Metrics, renderMetrics } from './registry';
+/** Public surface of metrics: the registry of every metric, readiness, and the admin HTTP server. */
+export { Metrics, renderMetrics, QUERY_DURATION_BUCKETS_SECONDS, CHECKOUT_WAIT_BUCKETS_SECONDS } from './registry';
 export type {
   QueryRoute,
   QueryKind,
+  QueryOutcome,
   ErrorOrigin,
   ByteDirection,
   ConnectResult,
@@ -11,6 +12,10 @@ export type {
   CacheStats,
   CacheStatsSource,
   SingleFlightScope,
-} from './registry';
+  FinishedQuery,
+  MetricsOptions,
+} from './types';
+export { OTHER_USER_LABEL } from './user-labels';
+export { backendReadiness, type Readiness, type BackendHealth } from './readiness';
 export { startAdminServer } from './admin-server';
-export type { AdminServer, AdminServerOptions } from './admin-server';
+export type { AdminServer, AdminServerOptions, ReloadResult } from './admin-server';

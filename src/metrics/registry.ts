@@ -2,51 +2,42 @@
  * Every Prometheus metric of Gatehouse, declared here and only here (names are snapshot-tested). One Registry per
  * Metrics instance, never prom-client's global default one, so tests and several proxies in one process stay apart.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-/** Where a query ran: `local` means the proxy answered it itself (USE, SET, cache replay, its own errors). */
-export type QueryRoute = 'reader' | 'writer' | 'local';
-/** How the router classified a query. */
-export type QueryKind = 'read' | 'write' | 'session' | 'unknown';
-/** Who raised a query error: the backend's Exception packet, or the proxy. */
-export type ErrorOrigin = 'backend' | 'proxy';
-/** Bytes relayed towards the client or towards a backend. */
-export type ByteDirection = 'to_client' | 'to_backend';
-/** Outcome of opening a backend connection. */
-export type ConnectResult = 'ok' | 'error';
-
-/** One pool's state at scrape time; pools sharing backend and user are summed. */
-export interface PoolStats {
-  readonly backend: string;
-  readonly user: string;
-  readonly idle: number;
-  readonly busy: number;
-  readonly waiting: number;
-}
-
-/** Called at every scrape, so pools need not push their gauges. */
-export type PoolStatsSource = () => Iterable<PoolStats>;
-
-/** Where a query waited for an identical one: in this process, or on another instance (the Redis lock). */
-export type SingleFlightScope = 'process' | 'cluster';
-
-/** The cache store's state at scrape time. */
-export interface CacheStats {
-  /** Current entries; -1 when the store cannot tell cheaply (Redis). */
-  readonly entries: number;
-  /** Current bytes of all entries; -1 when the store cannot tell cheaply. */
-  readonly bytes: number;
-  /** Entries evicted to stay under the byte budget, since the store was created. */
-  readonly evictions: number;
-}
-
-/** Called at every scrape, so the store need not push its gauges. */
-export type CacheStatsSource = () => CacheStats;
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type {
+  ByteDirection,
+  CacheStats,
+  CacheStatsSource,
+  ConnectResult,
+  ErrorOrigin,
+  FinishedQuery,
+  MetricsOptions,
+  PoolStats,
+  PoolStatsSource,
+  QueryKind,
+  QueryOutcome,
+  SingleFlightScope,
+} from './types';
+import { UserLabels } from './user-labels';
 
 const PREFIX = 'gatehouse_';
 
-/** Query latency buckets, 1 ms to 5 min. */
-const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** Query latency buckets, 0.1 ms (a cache hit, a local SET) to 10 min (a long report). */
+export const QUERY_DURATION_BUCKETS_SECONDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+] as const;
+
+/** Checkout wait buckets: 0.1 ms (an idle connection) to 1 min (beyond any sensible pool.wait_timeout_ms). */
+export const CHECKOUT_WAIT_BUCKETS_SECONDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+] as const;
+
+const KINDS: ReadonlySet<string> = new Set<QueryKind>(['read', 'write', 'session', 'unknown']);
+
+/**
+ * prom-client's default metrics include gauges named `*_total` (active handles, requests, resources), which
+ * `promtool check metrics` rejects (only counters end in _total); the same values are there per type, unsuffixed.
+ */
+const DEFAULT_METRICS_DROPPED = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** The process's metrics; create one and pass it explicitly to whatever records. */
 export class Metrics {
@@ -56,16 +47,20 @@ export class Metrics {
   readonly clientConnections: Gauge;
   /** Client connections accepted since start. */
   readonly clientConnectionsTotal: Counter;
-  readonly queriesTotal: Counter<'route' | 'kind'>;
+  /** Counted when a query ends (recordQuery). */
+  readonly queriesTotal: Counter<'route' | 'kind' | 'user' | 'outcome'>;
   /** `code` is the ClickHouse error number sent to the client. */
   readonly queryErrorsTotal: Counter<'origin' | 'code'>;
-  readonly queryDurationSeconds: Histogram<'route'>;
+  readonly queryDurationSeconds: Histogram<'route' | 'kind'>;
   /** Filled from pool sources at scrape time (see addPoolSource), or set directly when no source is registered. */
   readonly poolConnections: Gauge<'backend' | 'user' | 'state'>;
   readonly poolWaiting: Gauge<'backend' | 'user'>;
+  readonly poolMaxConnections: Gauge<'backend' | 'user'>;
+  /** Time from checkout() to a connection lent (successful checkouts only; timeouts are poolWaitTimeoutsTotal). */
+  readonly poolCheckoutWaitSeconds: Histogram<'backend'>;
   readonly poolWaitTimeoutsTotal: Counter<'backend'>;
   readonly poolConnectsTotal: Counter<'backend' | 'result'>;
-  /** `reason` is chosen by the pool (protocol_error, drain_timeout, idle_timeout, health_check, ...). */
+  /** `reason`: a short fixed list that serve.ts maps the pool's own text to (not_reusable, broken, idle_timeout, ...). */
   readonly poolDiscardsTotal: Counter<'backend' | 'reason'>;
   /** Client sessions pinned to one backend connection (temporary tables, SET ROLE, ...). */
   readonly pinnedSessions: Gauge;
@@ -91,8 +86,10 @@ export class Metrics {
 
   private readonly poolSources = new Set<PoolStatsSource>();
   private readonly cacheSources = new Set<CacheStatsSource>();
+  private readonly users: UserLabels;
 
-  constructor() {
+  constructor(opts: MetricsOptions = {}) {
+    this.users = new UserLabels(opts.maxUserLabels ?? 100);
     const registers = [this.registry];
     this.clientConnections = new Gauge({ name: `${PREFIX}client_connections`, help: 'Open client connections.', registers });
     this.clientConnectionsTotal = new Counter({
@@ -102,8 +99,8 @@ export class Metrics {
     });
     this.queriesTotal = new Counter({
       name: `${PREFIX}queries_total`,
-      help: 'Queries by where they ran and how the router classified them.',
-      labelNames: ['route', 'kind'] as const,
+      help: 'Queries ended, by where they ran, how the router classified them, user, and outcome (ok or error).',
+      labelNames: ['route', 'kind', 'user', 'outcome'] as const,
       registers,
     });
     this.queryErrorsTotal = new Counter({
@@ -114,9 +111,9 @@ export class Metrics {
     });
     this.queryDurationSeconds = new Histogram({
       name: `${PREFIX}query_duration_seconds`,
-      help: 'Time from a Query packet to its EndOfStream or Exception.',
-      labelNames: ['route'] as const,
-      buckets: DURATION_BUCKETS_SECONDS,
+      help: 'Time from a Query packet to its EndOfStream or Exception, by route and kind.',
+      labelNames: ['route', 'kind'] as const,
+      buckets: [...QUERY_DURATION_BUCKETS_SECONDS],
       registers,
     });
     this.poolConnections = new Gauge({
@@ -127,6 +124,7 @@ export class Metrics {
       collect: () => this.collectPools((s) => {
         this.poolConnections.inc({ backend: s.backend, user: s.user, state: 'idle' }, s.idle);
         this.poolConnections.inc({ backend: s.backend, user: s.user, state: 'busy' }, s.busy);
+        this.poolConnections.inc({ backend: s.backend, user: s.user, state: 'connecting' }, s.connecting);
       }, this.poolConnections),
     });
     this.poolWaiting = new Gauge({
@@ -137,6 +135,22 @@ export class Metrics {
       collect: () => this.collectPools((s) => {
         this.poolWaiting.inc({ backend: s.backend, user: s.user }, s.waiting);
       }, this.poolWaiting),
+    });
+    this.poolMaxConnections = new Gauge({
+      name: `${PREFIX}pool_max_connections`,
+      help: 'Most backend connections the pools may hold (pool.max_size, or as adjusted to the backend\'s cores).',
+      labelNames: ['backend', 'user'] as const,
+      registers,
+      collect: () => this.collectPools((s) => {
+        this.poolMaxConnections.inc({ backend: s.backend, user: s.user }, s.max);
+      }, this.poolMaxConnections),
+    });
+    this.poolCheckoutWaitSeconds = new Histogram({
+      name: `${PREFIX}pool_checkout_wait_seconds`,
+      help: 'Time a query waited for a backend connection (an idle one, or a new connect or a ping), by backend.',
+      labelNames: ['backend'] as const,
+      buckets: [...CHECKOUT_WAIT_BUCKETS_SECONDS],
+      registers,
     });
     this.poolWaitTimeoutsTotal = new Counter({
       name: `${PREFIX}pool_wait_timeouts_total`,
@@ -166,6 +180,8 @@ export class Metrics {
       help: 'Whether a backend is banned by the health checks (1) or in rotation (0).',
       labelNames: ['backend'] as const,
       registers,
+      // Several worker processes (AggregatorRegistry) each check health: banned if any of them says so, never 2.
+      aggregator: 'max',
     });
     this.backendBansTotal = new Counter({
       name: `${PREFIX}backend_bans_total`,
@@ -247,9 +263,21 @@ export class Metrics {
       name: `${PREFIX}cache_store_up`,
       help: 'Whether the cache store answers (1) or not (0); absent while the cache is off.',
       registers,
+      // Across worker processes: down as soon as one of them cannot reach it.
+      aggregator: 'min',
     });
     // A 0 before the cache starts (or when it is off) would read as "store down" and fire alerts.
     this.cacheStoreUp.remove({});
+    if (opts.processMetrics ?? true) {
+      // gatehouse_process_* and gatehouse_nodejs_*, with prom-client's own names and per-worker aggregators.
+      collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+      for (const name of DEFAULT_METRICS_DROPPED) this.registry.removeSingleMetric(PREFIX + name);
+    }
+  }
+
+  /** Proxy users of the config: each keeps its own `user` label whatever maxUserLabels says (call again on reload). */
+  allowUsers(names: Iterable<string>): void {
+    this.users.allow(names);
   }
 
   /** Registers a pool's state for the pool gauges; returns the function that unregisters it. */
@@ -287,14 +315,18 @@ export class Metrics {
     this.cacheStoreUp.set(up ? 1 : 0);
   }
 
-  /** Counts one query (typed labels). */
-  countQuery(route: QueryRoute, kind: QueryKind): void {
-    this.queriesTotal.inc({ route, kind });
+  /** Records a query that ended: counted by route, kind, user and outcome, its duration, and its error code. */
+  recordQuery(q: FinishedQuery): void {
+    const kind = KINDS.has(q.kind) ? q.kind : 'unknown';
+    const outcome: QueryOutcome = q.error ? 'error' : 'ok';
+    this.queriesTotal.inc({ route: q.route, kind, user: this.users.label(q.user), outcome });
+    this.queryDurationSeconds.observe({ route: q.route, kind }, nonNegative(q.seconds));
+    if (q.error) this.countQueryError(q.error.origin, q.error.code);
   }
 
-  /** Records a finished query's duration. */
-  observeQueryDuration(route: QueryRoute, seconds: number): void {
-    this.queryDurationSeconds.observe({ route }, seconds);
+  /** Records how long a checkout waited for a connection to `backend`. */
+  observeCheckoutWait(backend: string, seconds: number): void {
+    this.poolCheckoutWaitSeconds.observe({ backend }, nonNegative(seconds));
   }
 
   /** Counts a query that ended in an Exception (`code`: ClickHouse error number). */
@@ -339,6 +371,11 @@ export class Metrics {
     if (values.length === 0 || values.some((v) => v < 0)) gauge.remove({});
     else gauge.set(values.reduce((a, b) => a + b, 0));
   }
+}
+
+/** A histogram throws on NaN and lets a negative value (a clock step) pull its _sum down: both become 0. */
+function nonNegative(seconds: number): number {
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
 }
 
 /** The Prometheus text exposition of `metrics`. */

@@ -23,12 +23,14 @@ import {
   type BackendConnectOptions,
   type BackendIdentity,
   type BackendTarget,
+  type BackendTlsOptions,
   type ServerInfo,
 } from './backend-types';
+import { connectTls, tlsFailure } from './backend-tls';
 import { BackendHandshakeError, BackendProtocolError, BackendUnavailableError, ProxyError } from './errors';
 
 export { backendLabel, GATEHOUSE_VERSION };
-export type { BackendConnectOptions, BackendIdentity, BackendTarget, ServerInfo };
+export type { BackendConnectOptions, BackendIdentity, BackendTarget, BackendTlsOptions, ServerInfo };
 
 type Mode = 'handshake' | 'ready' | 'ping' | 'drain' | 'closed';
 
@@ -107,19 +109,32 @@ export class BackendConnection {
       );
     }, opts.connectTimeoutMs);
 
-    const socket = net.connect({ host: opts.target.host, port: opts.target.port });
+    const secure = opts.tls ?? null;
+    const socket = secure ? connectTls(opts.target, secure) : net.connect({ host: opts.target.host, port: opts.target.port });
     this.socket = socket;
+    // Set between TCP connect and the end of the TLS handshake: an error then is the TLS handshake's.
+    let tlsHandshaking = false;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-    socket.on('connect', () => socket.write(this.encodeHello(opts)));
+    if (secure) {
+      socket.on('connect', () => (tlsHandshaking = true));
+      socket.on('secureConnect', () => {
+        tlsHandshaking = false;
+        socket.write(this.encodeHello(opts));
+      });
+    } else {
+      socket.on('connect', () => socket.write(this.encodeHello(opts)));
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.flushWritableWaiters());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const what = this.mode === 'handshake' ? 'no connection to' : 'lost connection to';
-      this.fail(new BackendUnavailableError(`Gatehouse: ${what} ${this.label}: ${err.code ?? err.message}`, { cause: err }));
+      const reason = tlsHandshaking ? `TLS handshake failed: ${tlsFailure(err)}` : (err.code ?? err.message);
+      this.fail(new BackendUnavailableError(`Gatehouse: ${what} ${this.label}: ${reason}`, { cause: err }));
     });
     socket.on('close', () => {
-      const what = this.mode === 'handshake' ? 'closed during the handshake' : 'closed by the server';
+      const what =
+        this.mode !== 'handshake' ? 'closed by the server' : tlsHandshaking ? 'closed during the TLS handshake' : 'closed during the handshake';
       this.fail(new BackendUnavailableError(`Gatehouse: connection to ${this.label} ${what}`));
     });
   }

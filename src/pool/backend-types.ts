@@ -40,6 +40,23 @@ export interface BackendConnectOptions {
   limits?: Limits;
   /** Verify compressed-frame checksums of what the backend sends (the client verifies them anyway). */
   verifyChecksums?: boolean;
+  /** Connect with TLS (the backend's tcp_port_secure); absent or null: plain TCP. */
+  tls?: BackendTlsOptions | null;
+}
+
+/**
+ * TLS towards a backend. PEM contents, not file names (read once at start-up). Certificates are verified against
+ * `ca` (default: Node's bundled CAs) and the backend's host (or `servername`) unless `rejectUnauthorized` is false.
+ */
+export interface BackendTlsOptions {
+  ca?: Buffer | string;
+  /** Client certificate and key, for backends that ask for one. */
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  /** Name sent as SNI and checked against the certificate instead of the target's host. */
+  servername?: string;
+  /** false: accept any certificate (insecure_skip_verify). */
+  rejectUnauthorized: boolean;
 }
 
 /** Version of Gatehouse sent in the Hello's major/minor fields (package.json 0.1.x). */

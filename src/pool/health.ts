@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PROXY_MAX_REVISION } from '../protocol';
-import { BackendConnection, type BackendIdentity, type BackendTarget } from './backend-connection';
+import { BackendConnection, type BackendIdentity, type BackendTarget, type BackendTlsOptions } from './backend-connection';
 import { runQuery } from './backend-query';
 import { BackendUnavailableError, ProxyError } from './errors';
 
@@ -21,6 +21,8 @@ export interface HealthOptions {
   maxReplicaDelaySeconds: number | null;
   /** Returns one number: the replica's delay in seconds. */
   replicaDelayQuery: string;
+  /** TLS towards the backends, as for the pools (a check must reach the port the traffic uses). */
+  tls?: BackendTlsOptions | null;
 }
 
 /** What `/status` shows about one backend. */
@@ -301,6 +303,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements Replica
           revision: PROXY_MAX_REVISION,
           clientName: 'Gatehouse health check',
           connectTimeoutMs: timeoutMs,
+          tls: this.opts.tls,
         });
         if (this.closed) {
           conn.destroy('closed: health monitor closed');

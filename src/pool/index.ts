@@ -16,6 +16,7 @@ export {
   type BackendIdentity,
   type ServerInfo,
   type BackendConnectOptions,
+  type BackendTlsOptions,
 } from './backend-connection';
 export { Pool, poolKeyString, type PoolKey, type PoolOptions, type PoolStats, type PoolEvents } from './pool';
 export {

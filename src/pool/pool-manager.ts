@@ -109,6 +109,7 @@ export class PoolManager {
       revision: PROXY_MAX_REVISION,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       limits: this.opts.limits,
+      tls: this.opts.tls,
     })
       .then((conn) => {
         conn.destroy('closed: handshake only');
@@ -159,6 +160,7 @@ export class PoolManager {
       revision: PROXY_MAX_REVISION,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       limits: this.opts.limits,
+      tls: this.opts.tls,
     });
     try {
       const res = await runQuery(conn, "SELECT value FROM system.settings WHERE name = 'max_threads'", this.opts.connectTimeoutMs);

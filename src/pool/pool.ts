@@ -6,6 +6,7 @@ import {
   backendLabel,
   type BackendIdentity,
   type BackendTarget,
+  type BackendTlsOptions,
 } from './backend-connection';
 import { BackendHandshakeError, BackendUnavailableError, PoolTimeoutError, ProxyError } from './errors';
 
@@ -58,6 +59,8 @@ export interface PoolOptions {
   /** Used by callers for drain() after a cancel, and as the ping timeout. */
   drainTimeoutMs: number;
   limits?: Limits;
+  /** TLS towards the backend (backend_tls); absent or null: plain TCP. */
+  tls?: BackendTlsOptions | null;
 }
 
 export interface PoolStats {
@@ -79,6 +82,8 @@ export interface PoolEvents {
   discard: [conn: BackendConnection, reason: string];
   /** A checkout gave up after waitTimeoutMs. */
   timeout: [err: PoolTimeoutError];
+  /** A checkout got its connection after waiting waitMs (a connect or a ping included, when one was needed). */
+  checkout: [conn: BackendConnection, waitMs: number];
 }
 
 interface Waiter {
@@ -86,6 +91,8 @@ interface Waiter {
   reject(err: Error): void;
   timer: NodeJS.Timeout;
   settled: boolean;
+  /** performance.now() at checkout(), for the 'checkout' event. */
+  queuedAt: number;
 }
 
 /**
@@ -144,6 +151,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         resolve,
         reject,
         settled: false,
+        queuedAt: performance.now(),
         timer: setTimeout(() => {
           if (w.settled) return;
           this.removeWaiter(w);
@@ -295,6 +303,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.busy.add(conn);
     conn.lastUsedAt = Date.now();
     this.settle(w, conn);
+    this.emit('checkout', conn, performance.now() - w.queuedAt);
   }
 
   /** Ping a long-idle connection before lending it; the waiter keeps its place in the queue if it fails. */
@@ -336,6 +345,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       connectTimeoutMs: this.opts.connectTimeoutMs,
       limits: this.opts.limits,
       verifyChecksums: this.opts.verifyChecksums,
+      tls: this.opts.tls,
     }).then(
       (conn) => {
         this.connecting--;

@@ -26,8 +26,17 @@ export interface ClickHouseConfigInput {
   readonly tcpPort: number;
   readonly httpPort: number;
   readonly logLevel: ClickHouseLogLevel;
+  /** The secure native port (`tcp_port_secure`) and the server certificate it presents; absent: plain only. */
+  readonly tls?: ClickHouseTlsInput;
   /** Raw XML appended inside `<yandex>` (e.g. `<max_concurrent_queries>`), for tests that need more. */
   readonly extraXml?: string;
+}
+
+/** PEM files of the server's TLS identity (Poco's `openSSL.server` section, also used by the HTTPS port). */
+export interface ClickHouseTlsInput {
+  readonly tcpSecurePort: number;
+  readonly certificateFile: string;
+  readonly privateKeyFile: string;
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024;
@@ -60,7 +69,7 @@ export function renderConfigXml(c: ClickHouseConfigInput): string {
   <listen_host>127.0.0.1</listen_host>
   <tcp_port>${c.tcpPort}</tcp_port>
   <http_port>${c.httpPort}</http_port>
-  <max_connections>1024</max_connections>
+${c.tls ? renderTlsXml(c.tls) : ''}  <max_connections>1024</max_connections>
   <keep_alive_timeout>3</keep_alive_timeout>
   <max_concurrent_queries>100</max_concurrent_queries>
   <uncompressed_cache_size>${CACHE_BYTES}</uncompressed_cache_size>
@@ -78,6 +87,27 @@ export function renderConfigXml(c: ClickHouseConfigInput): string {
   <max_partition_size_to_drop>0</max_partition_size_to_drop>
 ${c.extraXml ?? ''}
 </yandex>
+`;
+}
+
+/**
+ * tcp_port_secure with its `<openSSL><server>` section (keys of Debian's 18.16 config.xml, Poco's SSLManager.h):
+ * clients are not asked for certificates, the system CA file is not loaded (the test CA is the clients' business),
+ * and no dhParamsFile: ECDHE suites need none.
+ */
+function renderTlsXml(t: ClickHouseTlsInput): string {
+  return `  <tcp_port_secure>${t.tcpSecurePort}</tcp_port_secure>
+  <openSSL>
+    <server>
+      <certificateFile>${xmlText(t.certificateFile)}</certificateFile>
+      <privateKeyFile>${xmlText(t.privateKeyFile)}</privateKeyFile>
+      <verificationMode>none</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+  </openSSL>
 `;
 }
 

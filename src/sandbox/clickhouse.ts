@@ -28,9 +28,15 @@ export interface StartClickHouseOptions {
   readonly users?: readonly ClickHouseUser[];
   /** Raw XML appended inside config.xml's `<yandex>`. */
   readonly extraConfigXml?: string;
+  /**
+   * Also serve the secure native port (`tcp_port_secure`) with this PEM certificate and key. The files are read by
+   * the server from where they are (they must outlive it).
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Fixed ports instead of free ones (no retry on a bind race then). */
   readonly tcpPort?: number;
   readonly httpPort?: number;
+  readonly tcpSecurePort?: number;
   /** How long to wait for the server to answer. Default 30 s. */
   readonly startTimeoutMs?: number;
   /** Keep the temp dir after stop() (for debugging). Also set by GATEHOUSE_KEEP_SANDBOX=1. */
@@ -42,6 +48,8 @@ export interface ClickHouseServer {
   readonly name: string;
   readonly tcpPort: number;
   readonly httpPort: number;
+  /** The secure native port (null: started without `tls`). */
+  readonly tcpSecurePort: number | null;
   readonly dir: string;
   /** Pid of the current server process (changes on restart). */
   readonly pid: number;
@@ -88,6 +96,7 @@ class ClickHouseProcess implements ClickHouseServer {
     readonly dir: string,
     public tcpPort: number,
     public httpPort: number,
+    public tcpSecurePort: number | null,
     private readonly opts: StartClickHouseOptions,
   ) {
     this.logFile = path.join(dir, 'log', 'server.log');
@@ -116,6 +125,10 @@ class ClickHouseProcess implements ClickHouseServer {
         tcpPort: this.tcpPort,
         httpPort: this.httpPort,
         logLevel: this.opts.logLevel ?? 'warning',
+        tls:
+          this.opts.tls && this.tcpSecurePort !== null
+            ? { tcpSecurePort: this.tcpSecurePort, certificateFile: this.opts.tls.certFile, privateKeyFile: this.opts.tls.keyFile }
+            : undefined,
         extraXml: this.opts.extraConfigXml,
       }),
     );
@@ -145,11 +158,14 @@ class ClickHouseProcess implements ClickHouseServer {
           /Address already in use|Net Exception: Address/i.test(log),
         );
       }
-      if ((await httpPing(this.httpPort, 500)) && (await canConnect(this.tcpPort, 500))) return;
+      // A server whose SSL set-up failed still starts, without the secure port (it logs why): wait for that port too.
+      const secureUp = this.tcpSecurePort === null || (await canConnect(this.tcpSecurePort, 500));
+      if ((await httpPing(this.httpPort, 500)) && (await canConnect(this.tcpPort, 500)) && secureUp) return;
       if (Date.now() > deadline) {
         await proc.terminate('SIGKILL');
+        const ports = [this.tcpPort, this.httpPort, ...(this.tcpSecurePort === null ? [] : [this.tcpSecurePort])].join('/');
         throw new StartError(
-          `clickhouse-server '${this.name}' did not answer on ports ${this.tcpPort}/${this.httpPort} in time:\n` +
+          `clickhouse-server '${this.name}' did not answer on ports ${ports} in time:\n` +
             tail(this.errorLogFile),
           false,
         );
@@ -185,10 +201,13 @@ export async function startClickHouse(opts: StartClickHouseOptions = {}): Promis
     );
   }
   const name = opts.name ?? 'clickhouse';
+  for (const f of opts.tls ? [opts.tls.certFile, opts.tls.keyFile] : []) {
+    if (!fs.existsSync(f)) throw new Error(`clickhouse-server '${name}': TLS file ${f} not found`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gatehouse-ch-${name.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
   fs.mkdirSync(path.join(dir, 'log'));
   fs.writeFileSync(path.join(dir, 'users.xml'), renderUsersXml([{ name: 'default', password: '' }, ...(opts.users ?? [])]));
-  const fixedPorts = opts.tcpPort !== undefined || opts.httpPort !== undefined;
+  const fixedPorts = opts.tcpPort !== undefined || opts.httpPort !== undefined || opts.tcpSecurePort !== undefined;
   let lastError: unknown;
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
     const server = new ClickHouseProcess(
@@ -196,9 +215,11 @@ export async function startClickHouse(opts: StartClickHouseOptions = {}): Promis
       dir,
       opts.tcpPort ?? (await freePort()),
       opts.httpPort ?? (await freePort()),
+      opts.tls ? (opts.tcpSecurePort ?? (await freePort())) : null,
       opts,
     );
-    if (server.tcpPort === server.httpPort) continue; // freePort() may hand out the same port twice
+    // freePort() may hand out the same port twice
+    if (new Set([server.tcpPort, server.httpPort, server.tcpSecurePort]).size < (opts.tls ? 3 : 2)) continue;
     try {
       await server.launch();
       return server;

@@ -24,7 +24,9 @@ export interface Gatehouse {
  * proxy's environment (e.g. for users with `password_env`).
  */
 export async function startGatehouse(args: string[], timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<Gatehouse> {
-  const full = ['serve', '--listen', '127.0.0.1:0', ...args];
+  // One process unless the test asks for workers: pools, caches and metrics are per process, and tests count them.
+  const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+  const full = ['serve', '--listen', '127.0.0.1:0', ...workers, ...args];
   const proc = spawnTracked({
     kind: 'gatehouse',
     command: process.execPath,

@@ -159,7 +159,7 @@ print(json.dumps({'names': names, 'errors': errors[:10], 'error_count': len(erro
     expect(peak[0]).toBeLessThanOrEqual(2);
 
     // /metrics: query counts by route and pool gauges.
-    expect(metric(metricsText, 'gatehouse_queries_total', 'route="reader",kind="read"')).toBe(CLIENTS * QUERIES);
+    expect(metric(metricsText, 'gatehouse_queries_total', 'route="reader",kind="read",user="app",outcome="ok"')).toBe(CLIENTS * QUERIES);
     // Relayed bytes: every query sent a Query packet up and got at least a header, a row and EndOfStream back.
     expect(metric(metricsText, 'gatehouse_bytes_total', 'direction="to_backend"')).toBeGreaterThan(CLIENTS * QUERIES * 20);
     expect(metric(metricsText, 'gatehouse_bytes_total', 'direction="to_client"')).toBeGreaterThan(CLIENTS * QUERIES * 20);

@@ -278,7 +278,7 @@ print(json.dumps(err_msg(lambda: c.execute("${sql(mk)}"))))
 `);
       expect([code, msg]).toEqual([62, expect.stringContaining('Syntax error')]); // forwarded from the backend
       for (const n of cluster.nodes) expect([n.name, fs.readFileSync(n.errorLogFile, 'utf8').includes(mk)]).toEqual([n.name, n === cluster.writer]);
-      expect(await own.metrics()).toMatch(/gatehouse_queries_total\{route="writer",kind="unknown"\} 1\n/);
+      expect(await own.metrics()).toMatch(/gatehouse_queries_total\{route="writer",kind="unknown",user="app",outcome="error"\} 1\n/);
       await own.stop();
     }
   });

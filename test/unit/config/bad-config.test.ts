@@ -9,6 +9,8 @@ const PLAIN =
   'a plain password is not allowed in a config file: set password_sha256_hex (echo -n PASSWORD | sha256sum) ' +
   'or password_env (the name of an environment variable holding it)';
 const NETWORK = 'expected an IPv4 or IPv6 network (10.0.0.0/8, ::1/128) or address, got';
+const NOT_LOOPBACK = 'is not a loopback address: serve it with tls (tls.require: true) or set allow_insecure_listen: true';
+const NEEDS_USERS = 'a listener on a non-loopback address needs proxy users (or allow_insecure_listen: true)';
 
 // {FILE} stands for the fixture's path.
 const EXPECTED: Record<string, string> = {
@@ -180,6 +182,37 @@ const EXPECTED: Record<string, string> = {
     'cache.redis.url_env: environment variable REDIS_URL is not set',
     'cache.redis: with cluster: true the seeds are nodes: remove url / url_env',
     'cache.redis.nodes: must not be empty when cluster is true',
+  ].join('\n'),
+  'bad.tls.yaml': [
+    'tls.listen: expected HOST:PORT, got "0.0.0.0"',
+    'tls.cert_file: required',
+    'tls.key_file: must not be empty',
+    'tls.require: expected boolean, got string',
+    'tls.ca: unknown key',
+  ].join('\n'),
+  'bad.tls-clash.yaml': 'tls.listen: must differ from admin (127.0.0.1:9363)',
+  'bad.backend-tls.yaml': [
+    'backend_tls.key_file: required when backend_tls.cert_file is set',
+    'backend_tls.ca_file: not used when insecure_skip_verify is true (certificates are not verified)',
+  ].join('\n'),
+  'bad.backend-tls-off.yaml':
+    'backend_tls.enabled: must be true when ca_file, server_name are set (backend connections are not encrypted otherwise)',
+  'bad.ops.yaml': [
+    'allow_insecure_listen: expected boolean, got string',
+    'connections.max: must be >= 1',
+    'login_limit.max_failures: must be >= 1',
+    'login_limit.window_ms: must be >= 1',
+    'login_limit.block: unknown key',
+    'lifecycle.workers: expected "auto" or number, got string',
+    'lifecycle.shutdown_timeout_ms: must be >= 0',
+  ].join('\n'),
+  'bad.exposure.yaml': [
+    `listen: 0.0.0.0 ${NOT_LOOPBACK}`,
+    `users: ${NEEDS_USERS}`,
+  ].join('\n'),
+  'bad.exposure-tls.yaml': [
+    `listen: 127.example.com ${NOT_LOOPBACK}`,
+    `users: ${NEEDS_USERS}`,
   ].join('\n'),
   'bad.users-without-identities.yaml': [
     'read_user: required when users are set (the proxy logs in to the backends as it)',

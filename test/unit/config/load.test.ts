@@ -84,6 +84,11 @@ describe('defaults', () => {
       cache: CACHE_DEFAULTS,
       limits: {},
       log_level: 'info',
+      backend_tls: { enabled: false, insecure_skip_verify: false },
+      allow_insecure_listen: false,
+      connections: {},
+      login_limit: { max_failures: 5, window_ms: 60000, block_ms: 60000 },
+      lifecycle: { workers: 'auto', shutdown_timeout_ms: 30000 },
     };
     expect(cfg).toEqual(expected);
   });
@@ -185,6 +190,25 @@ describe('a full file', () => {
       },
       limits: { max_string_bytes: 1048576, max_columns: 1000 },
       log_level: 'debug',
+      tls: {
+        listen: '0.0.0.0:9440',
+        cert_file: '/etc/gatehouse/tls/server.crt',
+        key_file: '/etc/gatehouse/tls/server.key',
+        ca_file: '/etc/gatehouse/tls/clients-ca.crt',
+        require: true,
+      },
+      backend_tls: {
+        enabled: true,
+        ca_file: '/etc/gatehouse/tls/clickhouse-ca.crt',
+        cert_file: '/etc/gatehouse/tls/proxy-client.crt',
+        key_file: '/etc/gatehouse/tls/proxy-client.key',
+        server_name: 'clickhouse.internal',
+        insecure_skip_verify: false,
+      },
+      allow_insecure_listen: false,
+      connections: { max: 2000 },
+      login_limit: { max_failures: 3, window_ms: 30000, block_ms: 120000 },
+      lifecycle: { workers: 'auto', shutdown_timeout_ms: 20000 },
     });
   });
 
@@ -305,6 +329,12 @@ describe('${VAR} interpolation', () => {
     expect(cfg.users[0]).toMatchObject({ name: 'u', database: '123', readonly: true });
     expect(cfg.read_user?.password).toBe('123');
     expect(cfg.write_user?.password).toBe('true');
+  });
+
+  it('gives a number where a word or a number is wanted (workers: auto | N), and keeps the word', () => {
+    const file = yamlFile('writer: "w:9000"\nlifecycle:\n  workers: ${W}\n');
+    expect(loadConfig({ file, flags: {}, env: { W: '4' } }).lifecycle.workers).toBe(4);
+    expect(loadConfig({ file, flags: {}, env: { W: 'auto' } }).lifecycle.workers).toBe('auto');
   });
 
   it('leaves a non-number where a number is wanted to the schema', () => {

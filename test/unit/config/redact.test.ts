@@ -39,6 +39,16 @@ describe('redactConfig', () => {
     for (const s of SECRETS) expect(text).not.toContain(s);
   });
 
+  it('keeps TLS file paths (the files are never read) and copies every section', () => {
+    const cfg = load();
+    const red = redactConfig(cfg);
+    expect(red.tls).toEqual(cfg.tls);
+    expect(red.backend_tls).toEqual(cfg.backend_tls);
+    for (const key of ['tls', 'backend_tls', 'connections', 'login_limit', 'lifecycle'] as const) {
+      expect(red[key]).not.toBe(cfg[key]); // a copy: a caller changing the redacted one cannot change the live one
+    }
+  });
+
   it('does not change the configuration it was given', () => {
     const cfg = load();
     const before = JSON.stringify(cfg);
@@ -63,7 +73,7 @@ describe('describeConfig', () => {
   it('is one line with the essentials and no secrets', () => {
     const line = describeConfig(load());
     expect(line).toBe(
-      'listen=0.0.0.0:9000 admin=127.0.0.1:9363 writer=ch-writer:9000 readers=[ch-reader-1:9000,[::1]:9001*3] ' +
+      'listen=off tls=0.0.0.0:9440(require,client_cert) backend_tls=verify admin=127.0.0.1:9363 writer=ch-writer:9000 readers=[ch-reader-1:9000,[::1]:9001*3] ' +
         'groups=analytics(writer=an-writer:9000,readers=[an-reader:9000,an-reader-2:9000*2]) rules=3 ' +
         'users=app,dashboards(readonly) read_user=gh_reader write_user=gh_writer pool=session(min_idle=1,max_size=20) ' +
         'streaming=buffer cache=redis(ttl=120s) limits=max_string_bytes=1048576,max_columns=1000 log_level=debug',
@@ -76,6 +86,17 @@ describe('describeConfig', () => {
       'listen=127.0.0.1:9000 admin=off writer=w:9000 readers=[] users=(pass-through) read_user=- write_user=- ' +
         'pool=query(min_idle=1,max_size=auto) streaming=stream cache=off log_level=info',
     );
+  });
+
+  it.each([
+    [{ tls: { listen: '127.0.0.1:9440', cert_file: 'c.pem', key_file: 'k.pem' } }, 'listen=127.0.0.1:9000 tls=127.0.0.1:9440 admin=off'],
+    [{ tls: { cert_file: 'c.pem', key_file: 'k.pem', require: true } }, 'listen=off tls=127.0.0.1:9440(require) admin=off'],
+    [{ backend_tls: { enabled: true } }, 'listen=127.0.0.1:9000 backend_tls=verify admin=off'],
+    [{ backend_tls: { enabled: true, insecure_skip_verify: true } }, 'listen=127.0.0.1:9000 backend_tls=insecure admin=off'],
+  ])('mentions TLS when it is on (%j), never a key file', (section, start) => {
+    const line = describeConfig(configSchema.parse({ writer: 'w:9000', ...section }));
+    expect(line.startsWith(`${start} `)).toBe(true);
+    expect(line).not.toContain('.pem');
   });
 
   it.each([

@@ -58,6 +58,9 @@ describe('scalarKindAt', () => {
     [['readers', 1], 'other'],
     [['pool', 'mode'], 'other'],
     [['pool', 'nope'], 'other'],
+    [['lifecycle', 'workers'], 'number'], // 'auto' | N: a decimal can only mean N
+    [['tls', 'require'], 'boolean'],
+    [['login_limit', 'max_failures'], 'number'],
     [['pool'], 'other'],
   ] as const)('%j is %s', (path, kind) => {
     expect(scalarKindAt(path)).toBe(kind);

@@ -1,0 +1,58 @@
+/**
+ * Operations sections of the configuration (issue 6): TLS on both sides, the listener's exposure rules, connection
+ * and login limits, worker processes and shutdown.
+ */
+import { z } from 'zod';
+import { listenHostPort, ms, optionalCount } from './schema-fields';
+
+/** TLS for clients: ClickHouse's secure native port convention (tcp_port_secure, 9440). */
+export const clientTlsSchema = z.strictObject({
+  /** HOST:PORT of the TLS listener (a second listener besides `listen`). */
+  listen: listenHostPort.default('127.0.0.1:9440'),
+  /** PEM certificate chain and private key presented to clients. */
+  cert_file: z.string().min(1),
+  key_file: z.string().min(1),
+  /** PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS). */
+  ca_file: z.string().min(1).optional(),
+  /** Serve TLS only: the plain `listen` port is not opened. */
+  require: z.boolean().default(false),
+});
+
+/** TLS towards the backends (their secure native port): certificates are verified unless told otherwise. */
+export const backendTlsSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** PEM CA bundle to verify backend certificates with (default: the system's CAs). */
+  ca_file: z.string().min(1).optional(),
+  /** Client certificate and key, for backends that require one. */
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+  /** Name checked against the backend certificate (default: the backend's host). */
+  server_name: z.string().min(1).optional(),
+  /** Do not verify backend certificates. Only for tests and throw-away set-ups. */
+  insecure_skip_verify: z.boolean().default(false),
+});
+
+/** Failed logins per client address: past `max_failures` within `window_ms`, logins are refused for `block_ms`. */
+export const loginLimitSchema = z.strictObject({
+  max_failures: z.number().int().min(1).default(5),
+  window_ms: ms(1, 60_000),
+  block_ms: ms(1, 60_000),
+});
+
+/** Client connections: an overall cap (per-user caps are users[].max_connections). */
+export const connectionsSchema = z.strictObject({
+  max: optionalCount(),
+});
+
+/** Process model and lifecycle. */
+export const lifecycleSchema = z.strictObject({
+  /** Worker processes sharing the listening ports (Node's cluster module); 'auto' = one per core. */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
+  /** On SIGTERM/SIGINT: how long in-flight queries may run before they are cancelled on the backends. */
+  shutdown_timeout_ms: ms(0, 30_000),
+});
+
+export type ClientTlsConfig = z.infer<typeof clientTlsSchema>;
+export type BackendTlsConfig = z.infer<typeof backendTlsSchema>;
+export type LoginLimitConfig = z.infer<typeof loginLimitSchema>;
+export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
