@@ -4,7 +4,7 @@ import { authenticate, type ProxyUser } from './auth';
 import { ProxyErrorCode, replyError, type ReplyError } from './error-reply';
 import type { SessionConfig } from './session-types';
 import type { BackendRouter, Route } from './targets';
-import { isLimitRefusal, type UserLimiter, type UserLimiters } from './user-limits';
+import { isLimitRefusal, NO_LIMITS, type UserLimiter, type UserLimiters } from './user-limits';
 
 export interface Login {
   /** The proxy user, or null when the client's credentials pass through to the backends. */
@@ -34,8 +34,7 @@ export function checkLogin(hello: ClientHello, config: SessionConfig, limiters: 
   if (user.networks && !user.networks.allows(remoteAddress)) {
     return replyError(ProxyErrorCode.IP_ADDRESS_NOT_ALLOWED, `user ${user.name} is not allowed to connect from ${remoteAddress} (networks)`);
   }
-  if (!user.limits) return { user, limiter: null, releaseConnection: null };
-  const limiter = limiters.get(user.name, user.limits);
+  const limiter = limiters.get(user.name, user.limits ?? { ...NO_LIMITS });
   const c = limiter.connect();
   if (isLimitRefusal(c)) return replyError(c.chCode, c.message);
   return { user, limiter, releaseConnection: c };

@@ -8,6 +8,7 @@ import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
 import type { Proxy } from './proxy';
 import type { SessionCacheConfig } from './session-cache';
+import { NO_LIMITS } from './user-limits';
 import { BackendRouter, backendTargets, type Backends } from './targets';
 
 export interface Reconfiguration {
@@ -67,7 +68,7 @@ export function reconfigure(proxy: Proxy, next: Reconfiguration): Reconfigured {
     routing: { retries: next.routing.retries, readAfterWriteMs: next.routing.readAfterWriteMs, rules: next.routing.rules },
   };
   // Limits apply at once to the users' existing limiters (connections already open keep their slot).
-  for (const u of next.users) if (u.limits) proxy.limiters.get(u.name, u.limits);
+  for (const u of next.users) proxy.limiters.get(u.name, u.limits ?? { ...NO_LIMITS });
   deps.cache = next.cache;
   return { backendsChanged, oldHealth, newHealth };
 }

@@ -44,6 +44,18 @@ export interface UserLimitOptions {
   maxQueriesPerSecond: number | null;
 }
 
+/**
+ * A proxy user without limits still gets a limiter with these, so its connections are counted: a reload that adds
+ * limits then applies them to the connections already open.
+ */
+export const NO_LIMITS: Readonly<UserLimitOptions> = {
+  maxConnections: null,
+  maxConcurrentQueries: null,
+  queueSize: 0,
+  queueTimeoutMs: 0,
+  maxQueriesPerSecond: null,
+};
+
 /** Counts for /status. */
 export interface UserLimiterStats {
   connections: number;

@@ -78,7 +78,7 @@ async function loadLoop(port: number): Promise<{ stop(): Promise<{ answers: numb
   const errors: string[] = [];
   const done = (async () => {
     while (!stopping && !c.closed) {
-      c.query('SELECT count() FROM numbers(1000)');
+      c.query('SELECT /* gatehouse: no_cache */ count() FROM numbers(1000)');
       try {
         const packets = await c.untilEnd(10_000);
         if (packets.at(-1)!.code === ServerCode.EndOfStream) answers++;
@@ -143,6 +143,20 @@ describe('configuration reload', () => {
     expect(applied.status).toBe(200);
     expect(errorCodeOf((await client(g.port, 'SELECT 1', NEWBIE)).stderr)).toBe(516);
     expect(await nodeOf()).toBe('reader1');
+
+    // Limits and the cache change too: app may hold one connection (the load loop's), and reads are cached.
+    const limited = configYaml({ readers: [cluster.readers[0]!], users: [APP], extra: 'cache: { enabled: true, ttl_seconds: 60 }' })
+      .replace(`password_sha256_hex: ${sha256Hex(APP.password)} }`, `password_sha256_hex: ${sha256Hex(APP.password)}, max_connections: 1 }`);
+    fs.writeFileSync(file, limited);
+    expect((await admin(g, 'POST', '/reload')).status).toBe(200);
+    expect(errorCodeOf((await client(g.port, 'SELECT 1')).stderr)).toBe(202);
+    const hits = async () => Number(/^gatehouse_cache_hits_total (\d+)$/m.exec(await g.metrics())?.[1] ?? '0');
+    fs.writeFileSync(file, limited.replace(', max_connections: 1 }', ' }'));
+    expect((await admin(g, 'POST', '/reload')).status).toBe(200);
+    const h0 = await hits();
+    expect(await nodeOf()).toBe('reader1');
+    expect(await nodeOf()).toBe('reader1');
+    expect(await hits()).toBe(h0 + 1);
 
     const r = await load.stop();
     expect(r.errors).toEqual([]);
