@@ -135,6 +135,7 @@ export function buildProgram(): Command {
       'result cache in Redis, redis://[:password@]host:port[/db]; turns the cache on (config: cache.redis.url, ' +
         'cache.store, cache.enabled; a password here is visible to ps: prefer cache.redis.url_env)',
     )
+    .option('--http <host:port>', 'the ClickHouse HTTP interface on a second port (config: http.listen)')
     .option('--workers <n>', 'worker processes sharing the ports, a number or auto = one per core (config: lifecycle.workers; default auto)')
     .option('--cache-ttl <seconds>', 'result cache TTL; turns the cache on (config: cache.ttl_seconds, cache.enabled; default 60)')
     .action(serveCommand);

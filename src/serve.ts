@@ -12,6 +12,7 @@ import { compileCacheRules } from './cache';
 import { buildCache } from './serve-cache';
 import { backendsOf, healthOf, keysNeedingRestart, proxyUsers, routingOf } from './serve-config';
 import { tlsProxyOptions } from './serve-tls';
+import { startHttpFrontend, type HttpFrontend } from './serve-http';
 
 /** Outcome of a reload: applied (with the keys that need a restart), or refused with the config's errors. */
 export type ReloadResult = { ok: true; notApplied: string[] } | { ok: false; errors: string[] };
@@ -152,6 +153,13 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
       return { backend: p.key.target.name, user: p.key.identity.user, idle: s.idle, busy: s.busy, connecting: s.connecting, waiting: s.waiting, max: s.max };
     }),
   );
+  let http: HttpFrontend | null;
+  try {
+    http = await startHttpFrontend(cfg, proxy, { metrics, log });
+  } catch (e) {
+    await proxy.close();
+    throw e;
+  }
   const ready = (): Readiness | boolean =>
     stopping ? { ready: false, notReady: ['shutting down'] } : proxy.health ? backendReadiness(proxy.health.status()) : true;
   const status = (): Record<string, unknown> => ({
@@ -177,7 +185,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
   if (opts.worker) log.debug({ listen: `${proxy.host}:${proxy.port}` }, 'worker listening');
   else log.info(
     { listen: `${proxy.host}:${proxy.port}`, admin: admin ? `${parseHostPort(cfg.admin!, true).host}:${admin.port}` : null },
-    `Gatehouse listening on ${proxy.host}:${proxy.port}${tlsText(proxy)}${admin ? `, admin on ${parseHostPort(cfg.admin!, true).host}:${admin.port}` : ''}`,
+    `Gatehouse listening on ${proxy.host}:${proxy.port}${tlsText(proxy)}${http ? `, HTTP on ${http.host}:${http.port}` : ''}${admin ? `, admin on ${parseHostPort(cfg.admin!, true).host}:${admin.port}` : ''}`,
   );
 
   const running: Running = {
@@ -217,6 +225,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     async shutdown(timeoutMs) {
       stopping = true;
       await proxy.listener.stopAccepting();
+      const httpClosed = http?.close(timeoutMs);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const open = proxy.listener.openSessions();
@@ -228,11 +237,13 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
         }
         await sleep(25);
       }
+      await httpClosed;
       await proxy.close();
       await admin?.close();
     },
     async close() {
       stopping = true;
+      await http?.close(0);
       await proxy.close();
       await admin?.close();
     },

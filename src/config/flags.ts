@@ -25,6 +25,8 @@ export interface FlagValues {
   cacheTtl?: string;
   /** --workers N|auto: sets lifecycle.workers */
   workers?: string;
+  /** --http HOST:PORT: sets http.listen */
+  http?: string;
 }
 
 /**
@@ -37,6 +39,10 @@ export function applyFlags(raw: Record<string, unknown>, flags: FlagValues): Con
   if (flags.writer !== undefined) raw.writer = flags.writer;
   if (flags.admin !== undefined) raw.admin = flags.admin;
   if (flags.reader !== undefined) raw.readers = [...flags.reader];
+  if (flags.http !== undefined) {
+    const http = (typeof raw.http === 'object' && raw.http !== null ? raw.http : {}) as Record<string, unknown>;
+    raw.http = { ...http, listen: flags.http };
+  }
   if (flags.workers !== undefined) {
     const w = flags.workers.trim();
     const lifecycle = (typeof raw.lifecycle === 'object' && raw.lifecycle !== null ? raw.lifecycle : {}) as Record<string, unknown>;

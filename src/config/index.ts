@@ -37,6 +37,6 @@ export { parseCidr } from './cidr';
 export type { Cidr } from './cidr';
 export { backendGroups, DEFAULT_GROUP, writerName, readerName } from './groups';
 export type { BackendSpec, BackendGroup } from './groups';
-export type { BackendTlsConfig, ClientTlsConfig, LifecycleConfig, LoginLimitConfig } from './schema-ops';
+export type { BackendTlsConfig, ClientTlsConfig, HttpConfig, LifecycleConfig, LoginLimitConfig } from './schema-ops';
 export { checkConfig, invalidConfigText, INVALID_CONFIG_EXIT_CODE } from './check';
 export type { ConfigCheck } from './check';

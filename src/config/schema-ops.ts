@@ -56,3 +56,22 @@ export type ClientTlsConfig = z.infer<typeof clientTlsSchema>;
 export type BackendTlsConfig = z.infer<typeof backendTlsSchema>;
 export type LoginLimitConfig = z.infer<typeof loginLimitSchema>;
 export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
+
+/** The ClickHouse HTTP interface on a second port (issue 7). */
+export const httpSchema = z.strictObject({
+  /** HOST:PORT of the HTTP listener. */
+  listen: listenHostPort,
+  /** The backends' HTTP port (ClickHouse's http_port), when a backend has no entry in backend_ports. */
+  backend_port: z.number().int().min(1).max(65535).default(8123),
+  /** Per backend name (writer, reader1, or the names given in readers/groups): its HTTP port. */
+  backend_ports: z.record(z.string(), z.number().int().min(1).max(65535)).default({}),
+  /**
+   * A query sent in the request body is classified from its first bytes; at most this many are read before routing
+   * (ClickHouse's own max_query_size is 256 KiB). The rest of the body (INSERT data) streams.
+   */
+  max_query_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Keep-alive connections per backend (undici pool). */
+  backend_connections: z.number().int().min(1).max(10_000).default(64),
+});
+
+export type HttpConfig = z.infer<typeof httpSchema>;

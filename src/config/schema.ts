@@ -20,7 +20,7 @@ import {
   type RULE_KINDS,
 } from './schema-routing';
 import { backendUserSchema, proxyUserSchema } from './schema-users';
-import { backendTlsSchema, clientTlsSchema, connectionsSchema, lifecycleSchema, loginLimitSchema } from './schema-ops';
+import { backendTlsSchema, clientTlsSchema, connectionsSchema, httpSchema, lifecycleSchema, loginLimitSchema } from './schema-ops';
 
 export { parseHostPort, type HostPort } from './host-port';
 export type { CacheConfig, CacheRuleConfig, CacheStoreKind } from './schema-cache';
@@ -107,6 +107,8 @@ const objectSchema = z.strictObject({
   connections: connectionsSchema.default({}),
   login_limit: loginLimitSchema.default({}),
   lifecycle: lifecycleSchema.default({}),
+  /** The ClickHouse HTTP interface on a second port; absent: none. */
+  http: httpSchema.optional(),
 });
 
 function crossChecks(c: Raw, custom: (path: Path, message: string) => void): void {
