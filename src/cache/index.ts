@@ -21,3 +21,4 @@ export { StoreUnavailableError } from './errors';
 export { MemoryCacheStore } from './memory-cache-store';
 export type { CacheStore, FeedItem, FeedRead, StoreFailure, StoreFeed, StoreLock, StoreMark } from './store';
 export { RedisStore, type RedisStoreMark, type RedisStoreOptions } from './redis-store';
+export { HTTP_KEPT_HEADERS, bodyEndsWithException, httpCacheKey, makeHttpEntry, readHttpEntry, type HttpCached, type HttpKeyInput } from './http-entry';
