@@ -2,8 +2,9 @@
  * The HTTP frontend as `gatehouse serve` starts it from the `http:` section (issue 7); part of the composition root.
  */
 import type { Logger } from 'pino';
-import type { GatehouseConfig } from './config';
+import { parseHostPort, type GatehouseConfig } from './config';
 import type { Proxy } from './frontend';
+import { startHttpServer } from './http';
 import type { Metrics } from './metrics';
 
 /** A started HTTP frontend. */
@@ -14,10 +15,22 @@ export interface HttpFrontend {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Starts the HTTP listener when `http` is configured; null otherwise. To be built (issue 7). */
+/**
+ * Starts the HTTP listener when `http` is configured; null otherwise. Metrics come through the proxy's events
+ * (proxy.deps.events), as for native queries; `deps` is kept for the caller's signature.
+ */
 export async function startHttpFrontend(cfg: GatehouseConfig, proxy: Proxy, deps: { metrics: Metrics; log: Logger }): Promise<HttpFrontend | null> {
-  void proxy;
-  void deps;
   if (!cfg.http) return null;
-  throw new Error('http: the HTTP frontend is not built yet');
+  const listen = parseHostPort(cfg.http.listen, true);
+  const server = await startHttpServer(proxy, {
+    host: listen.host,
+    port: listen.port,
+    backendPorts: cfg.http.backend_ports,
+    backendPort: cfg.http.backend_port,
+    maxQueryBytes: cfg.http.max_query_bytes,
+    backendConnections: cfg.http.backend_connections,
+    connectTimeoutMs: cfg.pool.connect_timeout_ms,
+  });
+  deps.log.debug({ host: server.host, port: server.port }, 'http: listening');
+  return server;
 }

@@ -150,6 +150,37 @@ export class ResultCache implements FlightOwner {
     this.track(work);
   }
 
+  /** Largest entry kept (the recorders give up past it). */
+  get maxEntryBytes(): number {
+    return this.o.maxEntryBytes;
+  }
+
+  /** An invalidation mark for a read that does not go through a flight (the HTTP port); null when the store failed. */
+  async markFor(tables: readonly string[]): Promise<StoreMark | null> {
+    try {
+      return await this.store.mark(tables);
+    } catch (e) {
+      this.storeFailed('mark', e);
+      this.events.bypass(failureReason(e));
+      return null;
+    }
+  }
+
+  /** Stores a complete result recorded outside a flight (the HTTP port), as complete() does for flights. */
+  put(key: string, entry: Entry, mark: StoreMark): void {
+    this.track(
+      (async () => {
+        try {
+          if (await this.store.set(key, entry, mark)) this.events.stored();
+          else this.events.bypass('not_stored');
+        } catch (e) {
+          this.storeFailed('set', e);
+          this.events.bypass(failureReason(e));
+        }
+      })(),
+    );
+  }
+
   /**
    * Removes the entries that read `tables`. Never rejects: a store that is down cannot hold entries to invalidate
    * for long (its entries expire by TTL) and the write must go on.

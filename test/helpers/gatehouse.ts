@@ -8,6 +8,8 @@ export const GATEHOUSE_CLI = join(__dirname, '..', '..', 'dist', 'bin', 'cli.js'
 export interface Gatehouse {
   port: number;
   adminPort: number | null;
+  /** The HTTP frontend's port (`--http 127.0.0.1:0` or an `http:` section), null without one. */
+  httpPort: number | null;
   pid: number;
   process: TrackedProcess;
   /** Everything the process printed so far. */
@@ -38,14 +40,15 @@ export async function startGatehouse(args: string[], timeoutMs = 15_000, env?: N
   let out = '';
   proc.child.stdout!.on('data', (d) => (out += d));
   proc.child.stderr!.on('data', (d) => (out += d));
-  const ready = await new Promise<{ port: number; admin: number | null }>((resolve, reject) => {
+  const ready = await new Promise<{ port: number; admin: number | null; http: number | null }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gatehouse did not become ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const check = () => {
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         const a = /admin on 127\.0\.0\.1:(\d+)/.exec(out);
-        resolve({ port: Number(m[1]), admin: a ? Number(a[1]) : null });
+        const h = /HTTP on 127\.0\.0\.1:(\d+)/.exec(out);
+        resolve({ port: Number(m[1]), admin: a ? Number(a[1]) : null, http: h ? Number(h[1]) : null });
       }
     };
     proc.child.stdout!.on('data', check);
@@ -58,6 +61,7 @@ export async function startGatehouse(args: string[], timeoutMs = 15_000, env?: N
   return {
     port: ready.port,
     adminPort: ready.admin,
+    httpPort: ready.http,
     pid: proc.pid,
     process: proc,
     output: () => out,

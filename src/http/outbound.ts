@@ -1,0 +1,62 @@
+/**
+ * The request as it goes to a backend: the client's path, parameters and headers unchanged (settings, param_*,
+ * query_id, session_id, default_format, compression parameters and encodings), except that with a proxy user the
+ * client's credentials are removed wherever they were and the backend identity is sent instead, enforced settings
+ * replace the client's, and hop-by-hop headers stay on this hop (RFC 9110 §7.6.1).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { BackendIdentity } from '../pool';
+import type { Setting } from '../protocol';
+import { CREDENTIAL_HEADERS, CREDENTIAL_PARAMS } from './request';
+
+/** Headers that describe one connection, not the request (and `host`, which names the proxy). */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'host', 'expect',
+]);
+
+export interface Outbound {
+  path: string;
+  headers: Record<string, string>;
+}
+
+export interface OutboundOptions {
+  pathname: string;
+  params: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** The backend identity replacing the client's credentials; null: they pass through. */
+  identity: BackendIdentity | null;
+  injected: readonly Setting[];
+  /** A database to use when the client named none (the proxy user's `database`). */
+  defaultDatabase: string;
+}
+
+export function outboundRequest(o: OutboundOptions): Outbound {
+  const params = new URLSearchParams(o.params);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(o.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (o.identity && (CREDENTIAL_HEADERS as readonly string[]).includes(name)) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  if (o.identity) {
+    for (const p of CREDENTIAL_PARAMS) params.delete(p);
+    // Headers rather than URL parameters: a URL can end up in access logs, with the password in it.
+    headers['x-clickhouse-user'] = o.identity.user;
+    headers['x-clickhouse-key'] = o.identity.password;
+  }
+  for (const s of o.injected) params.set(s.name, s.value);
+  if (o.defaultDatabase !== '' && !params.has('database')) params.set('database', o.defaultDatabase);
+  const search = params.toString();
+  return { path: search === '' ? o.pathname : `${o.pathname}?${search}`, headers };
+}
+
+/** Response headers that go back to the client: all but hop-by-hop ones (the client's connection is ours). */
+export function responseHeaders(from: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
