@@ -13,7 +13,7 @@ import type { ReloadResult, Running } from './serve';
 
 /** Worker → primary. */
 type FromWorker =
-  | { gh: 'listening'; host: string; port: number }
+  | { gh: 'listening'; host: string; port: number; http: { host: string; port: number } | null }
   | { gh: 'state'; ready: Readiness | boolean; status: Record<string, unknown> }
   | { gh: 'reloaded'; id: number; result: ReloadResult };
 /** Primary → worker. */
@@ -38,7 +38,8 @@ export function attachWorker(running: Running, reload: () => Promise<ReloadResul
   const send = (m: FromWorker): void => {
     if (process.connected) process.send?.(m);
   };
-  send({ gh: 'listening', host: running.proxy.host, port: running.proxy.port });
+  const http = running.http ? { host: running.http.host, port: running.http.port } : null;
+  send({ gh: 'listening', host: running.proxy.host, port: running.proxy.port, http });
   const report = (): void => send({ gh: 'state', ready: running.ready(), status: { pid: process.pid, ...running.status() } });
   report();
   const timer = setInterval(report, STATE_EVERY_MS);
@@ -59,7 +60,7 @@ export function attachWorker(running: Running, reload: () => Promise<ReloadResul
 export async function runPrimary(cfg: GatehouseConfig, count: number, validate: () => GatehouseConfig, log: Logger = pino({ level: cfg.log_level })): Promise<number> {
   const aggregator = new AggregatorRegistry();
   const states = new Map<number, { ready: Readiness | boolean; status: Record<string, unknown> }>();
-  const listening = new Map<number, { host: string; port: number }>();
+  const listening = new Map<number, { host: string; port: number; http: { host: string; port: number } | null }>();
   const pendingReloads = new Map<number, Map<number, (r: ReloadResult) => void>>();
   let stopping = false;
   let nextReloadId = 1;
@@ -68,7 +69,7 @@ export async function runPrimary(cfg: GatehouseConfig, count: number, validate: 
     const w = cluster.fork();
     w.on('message', (m: unknown) => {
       if (!isFromWorker(m)) return;
-      if (m.gh === 'listening') listening.set(w.id, { host: m.host, port: m.port });
+      if (m.gh === 'listening') listening.set(w.id, { host: m.host, port: m.port, http: m.http });
       else if (m.gh === 'state') states.set(w.id, { ready: m.ready, status: m.status });
       else if (m.gh === 'reloaded') pendingReloads.get(m.id)?.get(w.id)?.(m.result);
     });
@@ -154,7 +155,8 @@ export async function runPrimary(cfg: GatehouseConfig, count: number, validate: 
   }
   const first = [...listening.values()][0]!;
   const adminText = admin ? `, admin on ${parseHostPort(cfg.admin!, true).host}:${admin.port}` : '';
-  log.info({ listen: `${first.host}:${first.port}`, workers: count }, `Gatehouse listening on ${first.host}:${first.port}${adminText} (${count} workers)`);
+  const httpText = first.http ? `, HTTP on ${first.http.host}:${first.http.port}` : '';
+  log.info({ listen: `${first.host}:${first.port}`, workers: count }, `Gatehouse listening on ${first.host}:${first.port}${httpText}${adminText} (${count} workers)`);
 
   const onHup = (): void => void reloadAll();
   process.on('SIGHUP', onHup);

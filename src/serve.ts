@@ -26,6 +26,8 @@ export interface ServeOptions {
 
 export interface Running {
   proxy: Proxy;
+  /** The HTTP frontend, when `http` is configured. */
+  http: HttpFrontend | null;
   admin: AdminServer | null;
   log: Logger;
   metrics: Metrics;
@@ -190,6 +192,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
 
   const running: Running = {
     proxy,
+    http,
     admin,
     log,
     metrics,

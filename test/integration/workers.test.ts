@@ -44,7 +44,17 @@ beforeAll(async () => {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-workers-'));
   cluster = await startSandboxCluster({ readers: 1 });
   const file = path.join(tmpDir, 'w.yaml');
-  fs.writeFileSync(file, [`writer: "127.0.0.1:${cluster.writer.tcpPort}"`, `readers: ["127.0.0.1:${cluster.readers[0]!.tcpPort}"]`, 'admin: "127.0.0.1:0"'].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      `writer: "127.0.0.1:${cluster.writer.tcpPort}"`,
+      `readers: ["127.0.0.1:${cluster.readers[0]!.tcpPort}"]`,
+      'admin: "127.0.0.1:0"',
+      'http:',
+      '  listen: "127.0.0.1:0"',
+      `  backend_ports: { writer: ${cluster.writer.httpPort}, reader1: ${cluster.readers[0]!.httpPort} }`,
+    ].join('\n'),
+  );
   gh = await startGatehouse(['--config', file, '--workers', '2'], 30_000);
 }, 120_000);
 
@@ -74,6 +84,13 @@ describe('gatehouse serve --workers 2', () => {
       for (const c of clients) c.close();
     }
   }, 60_000);
+
+  it('serves the HTTP port from the workers too', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`http://127.0.0.1:${gh.httpPort}/?query=${encodeURIComponent('SELECT name FROM gatehouse_meta.node')}`);
+      expect([res.status, await res.text()]).toEqual([200, 'reader1\n']);
+    }
+  }, 30_000);
 
   it('replaces a killed worker and keeps serving; SIGHUP reloads every worker', async () => {
     const before = await status();
