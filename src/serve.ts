@@ -137,6 +137,9 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
   const loginGuard = (c: GatehouseConfig) =>
     new LoginGuard({ maxFailures: c.login_limit.max_failures, windowMs: c.login_limit.window_ms, blockMs: c.login_limit.block_ms });
   proxy.deps.loginGuard = loginGuard(cfg);
+  if (cfg.connections.handshake_timeout_ms !== undefined) {
+    proxy.deps.config = { ...proxy.deps.config, handshakeTimeoutMs: cfg.connections.handshake_timeout_ms };
+  }
   proxy.listener.onConnection = () => {
     metrics.clientConnections.inc();
     metrics.clientConnectionsTotal.inc();

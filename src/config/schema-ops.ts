@@ -3,7 +3,7 @@
  * and login limits, worker processes and shutdown.
  */
 import { z } from 'zod';
-import { listenHostPort, ms, optionalCount } from './schema-fields';
+import { listenHostPort, ms, optionalCount, optionalMs } from './schema-fields';
 
 /** TLS for clients: ClickHouse's secure native port convention (tcp_port_secure, 9440). */
 export const clientTlsSchema = z.strictObject({
@@ -42,6 +42,11 @@ export const loginLimitSchema = z.strictObject({
 /** Client connections: an overall cap (per-user caps are users[].max_connections). */
 export const connectionsSchema = z.strictObject({
   max: optionalCount(),
+  /**
+   * A client must complete its Hello within this long after connecting, else it gets Exception 159 and is closed
+   * (slowloris: one byte a second would otherwise hold a socket forever). Absent: 10 000 ms.
+   */
+  handshake_timeout_ms: optionalMs(),
 });
 
 /** Process model and lifecycle. */

@@ -36,12 +36,18 @@ import { QueryRun } from './query-run';
 import { mergeSettings, rewriteQuery } from './query-rewrite';
 import { DEFAULT_GROUP, type Route } from './targets';
 
+/** Error codes that mean a failed login, counted by the login guard. */
+const AUTH_FAILURES: ReadonlySet<number> = new Set([ProxyErrorCode.AUTHENTICATION_FAILED, 192, 193]);
+
 /**
  * One client connection. The proxy answers the Hello itself, authenticates, keeps the session
  * state (database, SET settings, a pinned connection when state cannot be replayed) and runs
  * each query on a backend connection lent for that query only (architecture.md "Sessions on
  * pooled connections"). Client packets are handled strictly in order through one inbox.
  */
+/** Default of connections.handshake_timeout_ms: time from connect to a complete Hello. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export class ClientSession {
   private readonly state = new ConnectionState();
   private readonly framer: Framer;
@@ -77,6 +83,8 @@ export class ClientSession {
   private releaseConnection: (() => void) | null = null;
   /** The result cache's side of this session (inactive while the cache is off). */
   private readonly cache: SessionCache;
+  /** Armed until the client's Hello is complete: a client that trickles or withholds it is closed. */
+  private helloTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -98,6 +106,10 @@ export class ClientSession {
           () => this.deps.cache,
         );
     socket.setNoDelay(true);
+    // connections.handshake_timeout_ms; SessionConfig does not carry it yet, hence the optional read.
+    const helloMs = deps.config.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.helloTimer = setTimeout(() => this.helloTimedOut(helloMs), helloMs);
+    this.helloTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
@@ -203,7 +215,18 @@ export class ClientSession {
 
   // ---- handshake -------------------------------------------------------------------------
 
+  /** No complete Hello in time (slowloris, or a client that never speaks): 159, then closed. */
+  private helloTimedOut(ms: number): void {
+    this.helloTimer = null;
+    if (this.closed) return;
+    this.deps.log('info', 'closing client: no Hello in time', { remote: this.socket.remoteAddress ?? '', ms });
+    this.sink.fail(replyError(ProxyErrorCode.TIMEOUT_EXCEEDED, `Gatehouse: no complete Hello within ${ms} ms (connections.handshake_timeout_ms)`));
+    this.close(true);
+  }
+
   private async handshake(hello: ClientHello): Promise<void> {
+    // The Hello is complete: what follows (login, backend checks) has its own timeouts.
+    this.clearHelloTimer();
     const { config } = this.deps;
     const address = this.socket.remoteAddress ?? '';
     const guard = this.deps.loginGuard;
@@ -259,7 +282,8 @@ export class ClientSession {
 
   private failHandshake(err: unknown): void {
     const code = err instanceof Failure ? err.chCode : toReplyError(err).chCode;
-    if (code === ProxyErrorCode.AUTHENTICATION_FAILED && this.deps.loginGuard?.failed(this.socket.remoteAddress ?? '')) {
+    // 516 from the proxy's own check; 192/193 (UNKNOWN_USER, WRONG_PASSWORD) from a backend in pass-through mode.
+    if (AUTH_FAILURES.has(code) && this.deps.loginGuard?.failed(this.socket.remoteAddress ?? '')) {
       this.deps.log('warn', 'failed logins: address blocked', { address: this.socket.remoteAddress ?? '' });
     }
     if (err instanceof Failure) {
@@ -690,6 +714,11 @@ export class ClientSession {
 
   // ---- end -------------------------------------------------------------------------------
 
+  private clearHelloTimer(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+
   /**
    * Ends the session. `graceful`: an Exception was just written and the socket ended; let it
    * flush (destroy only if the client does not close within a few seconds).
@@ -697,6 +726,7 @@ export class ClientSession {
   close(graceful = false): void {
     if (this.closed) return;
     this.closed = true;
+    this.clearHelloTimer();
     const run = this.run;
     this.run = null;
     // abandon() hands the connection back through onDone, which drops a pinned connection.

@@ -39,6 +39,8 @@ export interface SessionConfig {
   /** Verify compressed-frame checksums of relayed client data (the backend verifies them anyway). */
   verifyChecksums: boolean;
   routing: { retries: number; readAfterWriteMs: number; rules: CompiledRule[] };
+  /** A client must send its whole Hello within this (connections.handshake_timeout_ms; default 10 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface SessionDeps {

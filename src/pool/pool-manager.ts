@@ -35,6 +35,9 @@ function targetKey(t: BackendTarget): string {
  * All pools of the process, one per PoolKey, created lazily and warmed. Also the backends'
  * ServerInfo (what the proxy presents to clients) and their default pool size.
  */
+/** How long a pool with no connection is kept once unused. */
+const EMPTY_POOL_TTL_MS = 5_000;
+
 export class PoolManager {
   private readonly opts: PoolManagerOptions;
   private readonly pools = new Map<string, Pool>();
@@ -52,7 +55,7 @@ export class PoolManager {
     this.opts = opts;
     // Pools nobody used for idle_timeout_ms are closed: keys come from clients (databases,
     // pass-through users and passwords), so they must not accumulate.
-    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(opts.idleTimeoutMs, 60_000) / 2));
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(opts.idleTimeoutMs, EMPTY_POOL_TTL_MS * 2) / 2));
     this.sweeper.unref();
   }
 
@@ -60,7 +63,11 @@ export class PoolManager {
     const now = Date.now();
     for (const [k, pool] of this.pools) {
       const s = pool.stats();
-      if (s.busy === 0 && s.waiting === 0 && s.connecting === 0 && now - pool.lastUsedAt > this.opts.idleTimeoutMs) {
+      const unused = now - pool.lastUsedAt;
+      // A pool holding no connection at all (e.g. one a failed pass-through login made, its user or password wrong)
+      // goes soon: anyone can make such pools by connecting with made-up names, so they must not pile up.
+      const empty = s.idle === 0 && unused > EMPTY_POOL_TTL_MS;
+      if (s.busy === 0 && s.waiting === 0 && s.connecting === 0 && (empty || unused > this.opts.idleTimeoutMs)) {
         this.pools.delete(k);
         void pool.close();
       }
