@@ -1,13 +1,16 @@
 /**
  * Helpers shared by the benchmarks that drive the ClickHouse 18.16 command-line tools (proxy.bench.ts,
  * cache.bench.ts): running a short-lived client, clickhouse-benchmark and its report, /proc readings, waiting for a
- * server's ready line, and the small statistics and formatting both tables use.
+ * server's ready line, and the small statistics and formatting both tables use. For the HTTP benchmark
+ * (http.bench.ts): a keep-alive load generator on undici, a timed download, and HAProxy in HTTP mode.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TrackedProcess } from '../src/sandbox';
+import { Pool } from 'undici';
+import { freePort, httpPing, spawnTracked, type TrackedProcess } from '../src/sandbox';
 
 export const BENCHMARK_BIN = '/usr/bin/clickhouse-benchmark';
 
@@ -163,7 +166,121 @@ export async function clickhouseBenchmark(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// HTTP: load generator, download, HAProxy in HTTP mode
+
+export const HAPROXY_BIN = '/usr/sbin/haproxy';
+
+export interface HttpLoadFigures {
+  qps: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+/**
+ * `requests` POSTs of `sql` to http://127.0.0.1:port/ from `concurrency` loops over one undici keep-alive pool of
+ * that many connections (as an application with a pooled HTTP client sends them); every answer must be 200 and
+ * `expectBody`. QPS over the wall time of the whole batch; latencies per request, client side.
+ */
+export async function httpLoad(port: number, sql: string, expectBody: string, requests: number, concurrency: number): Promise<HttpLoadFigures> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 });
+  const latencies: number[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < requests) {
+      next++;
+      const t0 = process.hrtime.bigint();
+      const res = await pool.request({ path: '/', method: 'POST', body: sql });
+      const body = await res.body.text();
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (res.statusCode !== 200 || body !== expectBody) {
+        throw new Error(`POST ${JSON.stringify(sql)} to :${port}: HTTP ${res.statusCode} ${JSON.stringify(body.slice(0, 300))}`);
+      }
+    }
+  };
+  try {
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { qps: requests / seconds, p50ms: percentile(latencies, 50), p99ms: percentile(latencies, 99) };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** POSTs `sql` and reads the whole answer as it streams (nothing kept): wall seconds, bytes and their SHA-256. */
+export async function httpDownload(port: number, sql: string): Promise<{ seconds: number; bytes: number; sha256: string }> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  try {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const t0 = process.hrtime.bigint();
+    const res = await pool.request({ path: '/', method: 'POST', body: sql });
+    for await (const chunk of res.body) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (res.statusCode !== 200) throw new Error(`download from :${port}: HTTP ${res.statusCode}`);
+    return { seconds, bytes, sha256: hash.digest('hex') };
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * HAProxy as an HTTP (layer 7) reverse proxy in front of one ClickHouse HTTP port: keep-alive on both sides and
+ * server connections shared between client connections (`http-reuse always`), the set-up one would run in front of
+ * ClickHouse's HTTP interface. Resolves once /ping answers through it.
+ */
+export async function startHaproxyHttp(dir: string, backendHttpPort: number): Promise<{ port: number; proc: TrackedProcess }> {
+  const port = await freePort();
+  const cfg = path.join(dir, 'haproxy-http.cfg');
+  // maxconn below the fd limit: haproxy refuses to start when it cannot raise RLIMIT_NOFILE to maxconn × 2 + x.
+  fs.writeFileSync(
+    cfg,
+    [
+      'global',
+      '    maxconn 4000',
+      'defaults',
+      '    mode http',
+      '    option http-keep-alive',
+      '    timeout connect 5s',
+      '    timeout client 1h',
+      '    timeout server 1h',
+      '    timeout http-keep-alive 1h',
+      '    maxconn 4000',
+      'frontend bench',
+      `    bind 127.0.0.1:${port}`,
+      '    default_backend clickhouse',
+      'backend clickhouse',
+      // ClickHouse closes idle keep-alive connections after 3 s (keep_alive_timeout); HAProxy notices and reconnects.
+      '    http-reuse always',
+      `    server ch 127.0.0.1:${backendHttpPort}`,
+      '',
+    ].join('\n'),
+  );
+  const proc = spawnTracked({ kind: 'haproxy', command: HAPROXY_BIN, args: ['-db', '-f', cfg], stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (!proc.running) throw new Error(`haproxy exited during start-up:\n${out}`);
+    if (await httpPing(port)) return { port, proc };
+    if (Date.now() > deadline) throw new Error(`haproxy did not forward /ping in time:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // statistics and formatting
+
+/** The p-th percentile (nearest rank) of `xs`. */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

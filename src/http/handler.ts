@@ -1,11 +1,10 @@
 /**
  * One HTTP request to ClickHouse's `/` handler, through the proxy: login, classification of the statement head,
  * planning, the user's query limits, a backend by route, then the request and the response streamed through
- * (stream.pipeline: backpressure both ways, nothing held whole). A client that goes away aborts the backend request.
+ * (piped: backpressure both ways, nothing held whole). A client that goes away aborts the backend request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
 import { isLimitRefusal } from '../frontend/user-limits';
@@ -170,10 +169,10 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
           recorder?.add(chunk);
         });
         if (invalidating) {
-          await pipeline(answer, holdEnd(res));
+          await relay(answer, res, false);
           await invalidating.invalidate(writtenTables(sql ?? '', database));
           res.end();
-        } else await pipeline(answer, res);
+        } else await relay(answer, res, true);
         if (cacheRead && recorder && mark && statusCode === 200) {
           const entry = recorder.finish(sent.response.headers, cacheRead.plan.tables, cacheRead.plan.ttlMs);
           if (entry) cacheRead.cfg.cache.put(cacheRead.key, entry, mark);
@@ -251,13 +250,36 @@ async function send(
   }
 }
 
-/** `res` as a pipeline's last stage that does not end it (the caller ends it after the write's invalidation). */
-function holdEnd(res: ServerResponse): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (res.write(chunk)) cb();
-      else res.once('drain', () => cb());
-    },
+/**
+ * The backend's answer into the client's response with backpressure (pipe: pauses the answer while `res` is full).
+ * Not stream.pipeline: that makes an AbortController and a DOMException per request, a measurable share of a small
+ * query's cost here (benchmarks/RESULTS.md, HTTP). `end: false` leaves `res` open for the caller (a write ends it only
+ * after its cache invalidation). Rejects when either side fails or the client goes away first.
+ */
+function relay(src: Readable, res: ServerResponse, end: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      src.off('end', onEnd);
+      src.off('error', onError);
+      res.off('error', onError);
+      res.off('close', onClose);
+      if (err) {
+        src.unpipe(res);
+        src.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onEnd = (): void => settle();
+    const onError = (e: Error): void => settle(e);
+    const onClose = (): void => settle(new Error('the client closed the connection'));
+    src.once('end', onEnd);
+    src.once('error', onError);
+    res.once('error', onError);
+    res.once('close', onClose);
+    src.pipe(res, { end });
   });
 }
 
