@@ -66,6 +66,7 @@ export function buildCache(cfg: GatehouseConfig, metrics: Metrics, log: Logger, 
       maxEntryBytes: c.max_entry_bytes,
       lockTimeoutMs: c.lock_timeout_ms,
       limits,
+      maxPausedMs: cfg.streaming.max_paused_ms,
       log: (level, msg, fields) => log[level](fields ?? {}, msg),
     },
   );

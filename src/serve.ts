@@ -89,6 +89,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     resultBuffering: cfg.streaming.result_buffering,
     bufferMaxBytes: cfg.streaming.buffer_max_bytes,
     maxPendingClientBytes: cfg.streaming.max_pending_client_bytes,
+    maxPausedMs: cfg.streaming.max_paused_ms,
     verifyChecksums: cfg.streaming.verify_checksums,
     limits,
     cache,

@@ -58,6 +58,11 @@ const streamingSchema = z.strictObject({
    * frames pass through unchanged and the client (or server) that reads them verifies them.
    */
   verify_checksums: z.boolean().default(false),
+  /**
+   * A client that stops reading its result for this long is closed and its backend query cancelled, so it cannot hold
+   * a backend connection forever (ClickHouse's own send_timeout is 300 s).
+   */
+  max_paused_ms: ms(1, 300_000),
 });
 
 const limitValue = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

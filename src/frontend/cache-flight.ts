@@ -98,6 +98,8 @@ export class Flight {
       tables: readonly string[];
       revision: number;
       limits: Limits;
+      /** A subscriber whose socket stays full this long is dropped (0: never). */
+      maxPausedMs?: number;
       background?: boolean;
     },
   ) {
@@ -295,12 +297,23 @@ export class Flight {
     if (sub.s.sink.write(chunks)) return true;
     if (!sub.full) {
       sub.full = true;
+      // One client that stops reading would pause the backend for every other: it is dropped after maxPausedMs.
+      const limit = this.o.maxPausedMs ?? 0;
+      const stalled = limit > 0 ? setTimeout(() => this.dropStalled(sub), limit) : null;
+      stalled?.unref();
       sub.s.sink.onDrain(() => {
+        if (stalled) clearTimeout(stalled);
         sub.full = false;
         this.wakeDrainWaiters();
       });
     }
     return false;
+  }
+
+  private dropStalled(sub: Sub): void {
+    if (!sub.full || !this.subs.has(sub)) return;
+    this.leave(sub.s);
+    sub.s.sink.socket.destroy();
   }
 
   private wakeDrainWaiters(): void {

@@ -556,11 +556,17 @@ export class ClientSession {
         resultBuffering: lease.pinned || flight ? 'stream' : config.resultBuffering,
         bufferMaxBytes: config.bufferMaxBytes,
         drainTimeoutMs: config.drainTimeoutMs,
+        maxPausedMs: config.maxPausedMs,
         retriable: !lease.pinned && at.retriable && at.retriesLeft > 0,
       },
       {
         onClientDataPhase: () => {
           this.clientDataOpen = true;
+        },
+        onClientStalled: () => {
+          // A client that stops reading must not hold a backend connection: close it, cancel its query.
+          this.deps.log('info', 'closing a client that stopped reading its result', { paused_ms: config.maxPausedMs });
+          if (!flight) this.close();
         },
         clientDataOpen: () => this.clientDataOpen,
         onRetry: (err) => {

@@ -18,6 +18,8 @@ export interface ProxyOptions {
   resultBuffering: 'stream' | 'buffer';
   bufferMaxBytes: number;
   maxPendingClientBytes: number;
+  /** A client that does not read for this long is closed (streaming.max_paused_ms; default 300 s). */
+  maxPausedMs?: number;
   limits?: Limits;
   /** Verify compressed-frame checksums in the proxy (default false: the endpoints verify them). */
   verifyChecksums?: boolean;
@@ -95,6 +97,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       resultBuffering: opts.resultBuffering,
       bufferMaxBytes: opts.bufferMaxBytes,
       maxPendingClientBytes: opts.maxPendingClientBytes,
+      maxPausedMs: opts.maxPausedMs ?? 300_000,
       drainTimeoutMs: opts.pool.drainTimeoutMs,
       limits,
       verifyChecksums,

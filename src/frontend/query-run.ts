@@ -20,6 +20,8 @@ export interface QueryRunOptions {
   resultBuffering: 'stream' | 'buffer';
   bufferMaxBytes: number;
   drainTimeoutMs: number;
+  /** The client may leave its socket full for this long; then onClientStalled (0: no limit). */
+  maxPausedMs?: number;
   /** A failure before any byte reached the client may be retried elsewhere (reads only, issue 4 failover). */
   retriable: boolean;
 }
@@ -30,6 +32,8 @@ export interface QueryRunHooks {
    * retriable: the caller runs the query again elsewhere (the client sees nothing of this one).
    */
   onRetry?(err: ProxyError): void;
+  /** The client has not read for maxPausedMs while the backend waits: the caller closes it (abandon() follows). */
+  onClientStalled?(): void;
   /** The server sent the INSERT header: the client now sends data blocks until an empty one. */
   onClientDataPhase(): void;
   /** Whether the client still owes the end of a data phase (an empty Data block). */
@@ -189,7 +193,11 @@ export class QueryRun {
       // One wait per stall, however many packets are written before the drain.
       this.waitingForDrain = true;
       this.conn.pause();
+      const limit = this.opts.maxPausedMs ?? 0;
+      const stalled = limit > 0 && this.hooks.onClientStalled ? setTimeout(() => this.hooks.onClientStalled?.(), limit) : null;
+      stalled?.unref();
       this.client.onDrain(() => {
+        if (stalled) clearTimeout(stalled);
         this.waitingForDrain = false;
         if (!this.done) this.conn.resume();
       });

@@ -25,6 +25,8 @@ export interface ResultCacheOptions {
   /** How long a follower waits for another instance's execution of the same key. */
   lockTimeoutMs: number;
   limits: Limits;
+  /** A client of a shared execution that does not read for this long is dropped (streaming.max_paused_ms). */
+  maxPausedMs?: number;
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -80,6 +82,7 @@ export class ResultCache implements FlightOwner {
       tables: plan.tables,
       revision,
       limits: this.o.limits,
+      maxPausedMs: this.o.maxPausedMs ?? 0,
       background,
     });
     this.flights.set(plan.key, f);

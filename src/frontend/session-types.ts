@@ -34,6 +34,8 @@ export interface SessionConfig {
   resultBuffering: 'stream' | 'buffer';
   bufferMaxBytes: number;
   maxPendingClientBytes: number;
+  /** A client that does not read its result for this long is closed and its query cancelled. */
+  maxPausedMs: number;
   drainTimeoutMs: number;
   limits: Limits;
   /** Verify compressed-frame checksums of relayed client data (the backend verifies them anyway). */

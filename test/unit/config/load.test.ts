@@ -80,7 +80,7 @@ describe('defaults', () => {
         idle_timeout_ms: 300000,
         drain_timeout_ms: 5000,
       },
-      streaming: { result_buffering: 'stream', buffer_max_bytes: 67108864, max_pending_client_bytes: 8388608, verify_checksums: false },
+      streaming: { result_buffering: 'stream', buffer_max_bytes: 67108864, max_pending_client_bytes: 8388608, verify_checksums: false, max_paused_ms: 300000 },
       cache: CACHE_DEFAULTS,
       limits: {},
       log_level: 'info',
@@ -172,7 +172,7 @@ describe('a full file', () => {
         idle_timeout_ms: 60000,
         drain_timeout_ms: 250,
       },
-      streaming: { result_buffering: 'buffer', buffer_max_bytes: 1048576, max_pending_client_bytes: 65536, verify_checksums: true },
+      streaming: { result_buffering: 'buffer', buffer_max_bytes: 1048576, max_pending_client_bytes: 65536, verify_checksums: true, max_paused_ms: 120000 },
       cache: {
         enabled: true,
         store: 'redis',
