@@ -20,6 +20,7 @@ import {
 } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
+import { sampleValue } from '../helpers/poll';
 import { startRedisCluster } from '../helpers/redis-cluster';
 
 const QUERY_LOG_XML = `
@@ -61,10 +62,7 @@ async function ok(port: number, sql: string, args: string[] = []): Promise<strin
 }
 
 async function metric(g: Gatehouse, name: string, labels = ''): Promise<number> {
-  const text = await g.metrics();
-  const re = new RegExp(`^${name}${labels ? `\\{[^}]*${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^}]*\\}` : '(\\{\\})?'} (\\S+)$`, 'm');
-  const m = re.exec(text);
-  return m ? Number(m[m.length - 1]) : 0;
+  return sampleValue(await g.metrics(), name, labels);
 }
 
 /** Runs of queries containing `marker` on the writer (its query_log). */

@@ -12,6 +12,7 @@ import { PROXY_MAX_REVISION, ServerCode, type FramedPacket } from '../../src/pro
 import { errorCodeOf, httpQuery, runClient, startSandboxCluster, type ClickHouseServer, type RunResult, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
+import { sampleValue } from '../helpers/poll';
 
 /** query_log flushed every 300 ms so counts are readable soon after a query. */
 const QUERY_LOG_XML = `
@@ -73,10 +74,7 @@ async function timed(port: number, sql: string, args: string[] = []): Promise<{ 
 
 /** One sample of a Prometheus metric (0 when absent); `labels` as written in the exposition, e.g. `reason="hint"`. */
 async function metric(g: Gatehouse, name: string, labels = ''): Promise<number> {
-  const text = await g.metrics();
-  const re = new RegExp(`^${name}${labels ? `\\{[^}]*${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^}]*\\}` : '(\\{\\})?'} (\\S+)$`, 'm');
-  const m = re.exec(text);
-  return m ? Number(m[m.length - 1]) : 0;
+  return sampleValue(await g.metrics(), name, labels);
 }
 
 /** How many times queries containing `marker` ran on the readers (their query_log, QueryFinish rows). */

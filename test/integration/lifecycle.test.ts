@@ -12,6 +12,7 @@ import { PROXY_MAX_REVISION, ServerCode } from '../../src/protocol';
 import { errorCodeOf, runClient, startSandboxCluster, type ClickHouseServer, type RunResult, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
+import { until } from '../helpers/poll';
 
 const APP = { name: 'app', password: 'app-secret-pw' } as const;
 const NEWBIE = { name: 'newbie', password: 'newbie-secret-pw' } as const;
@@ -58,13 +59,6 @@ async function admin(g: Gatehouse, method: string, p: string): Promise<{ status:
   return { status: res.status, body: await res.text() };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A client on one persistent connection running SELECTs until stopped; counts answers and errors. */
 async function loadLoop(port: number): Promise<{ stop(): Promise<{ answers: number; errors: string[]; closed: boolean }> }> {

@@ -10,6 +10,7 @@ import { PROXY_MAX_REVISION, ServerCode, type FramedPacket } from '../../src/pro
 import { startSandboxCluster, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
+import { until } from '../helpers/poll';
 
 let cluster: SandboxCluster;
 let tmpDir: string;
@@ -31,13 +32,6 @@ async function busyConnections(): Promise<number> {
   return status.pools.reduce((n, p) => n + p.busy, 0);
 }
 
-async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const rows = (packets: FramedPacket[]) => packets.reduce((n, p) => n + (p.code === ServerCode.Data && p.block ? p.block.rows : 0), 0);
 

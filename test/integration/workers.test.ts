@@ -10,6 +10,7 @@ import { PROXY_MAX_REVISION, ServerCode } from '../../src/protocol';
 import { errorCodeOf, runClient, startSandboxCluster, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
+import { until } from '../helpers/poll';
 
 let cluster: SandboxCluster;
 let tmpDir: string;
@@ -32,13 +33,6 @@ async function metric(name: string, labels: string): Promise<number> {
   return sum;
 }
 
-async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-workers-'));
