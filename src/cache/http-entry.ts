@@ -9,6 +9,7 @@
 import { makeEntry, type Entry } from './entry';
 import { cacheKey, type KeyPair } from './cache-key';
 import { CacheEntryError } from './errors';
+import { ownedConcat } from './owned-buffer';
 
 /** Response headers kept with a cached body (lower case); anything per request or per connection is not. */
 export const HTTP_KEPT_HEADERS: readonly string[] = [
@@ -63,7 +64,7 @@ export function makeHttpEntry(r: { headers: [string, string][]; body: readonly B
   const head = Buffer.from(JSON.stringify(r.headers), 'utf8');
   const len = Buffer.allocUnsafe(4);
   len.writeUInt32LE(head.length, 0);
-  const packets = Buffer.concat([len, head, ...r.body]);
+  const packets = ownedConcat([len, head, ...r.body]);
   return makeEntry({
     createdAt: r.createdAt ?? Date.now(),
     ttlMs: r.ttlMs,

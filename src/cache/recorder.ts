@@ -5,6 +5,7 @@
  * Packets are kept by reference, not copied: the framer's views are never mutated after they are handed out
  * (docs/style.md §2.4), and recordPacket's decompressed buffers belong to the caller. One copy happens in finish().
  */
+import { ownedConcat } from './owned-buffer';
 import type { RecordedPacket } from '../protocol';
 import { ENTRY_INDEX_BYTES_PER_PACKET } from './entry';
 
@@ -76,7 +77,7 @@ export class Recorder {
       end += rec.bytes.length;
       index[2 * i] = end;
     });
-    const packets = Buffer.concat(
+    const packets = ownedConcat(
       this.recorded.map((r) => r.bytes),
       this.packetBytes,
     );

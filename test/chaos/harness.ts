@@ -4,7 +4,7 @@
  * the backend pools are back to idle (no busy, connecting or waiting connections) and memory is bounded. Later parts
  * (faults, soak, worker kills) reuse `ChaosProxy` and `assertRecovered`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,13 +22,16 @@ export interface ChaosProxy {
   stop(): Promise<void>;
 }
 
-/** Starts the proxy with `config` (JSON is YAML) and an admin port; `env` for password_env users. */
-export async function startChaosProxy(config: Record<string, unknown>, login: { user: string; password: string }, env?: NodeJS.ProcessEnv): Promise<ChaosProxy> {
+/**
+ * Starts the proxy with `config` (JSON is YAML) and an admin port; `env` for password_env users; `args` for extra CLI
+ * flags (`--workers 2` for the worker-kill fault: the flag wins over the config's one worker).
+ */
+export async function startChaosProxy(config: Record<string, unknown>, login: { user: string; password: string }, env?: NodeJS.ProcessEnv, args: string[] = []): Promise<ChaosProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-chaos-'));
   const file = join(dir, 'gatehouse.yaml');
   const admin = `127.0.0.1:${await freePort()}`;
   writeFileSync(file, JSON.stringify({ lifecycle: { workers: 1 }, admin, ...config }, null, 2));
-  const gh = await startGatehouse(['--config', file], 20_000, env);
+  const gh = await startGatehouse(['--config', file, ...args], 20_000, env);
   return {
     gh,
     ...login,
@@ -206,3 +209,34 @@ export async function inParallel<T, R>(items: readonly T[], limit: number, fn: (
 }
 
 export const mb = (bytes: number) => Math.round((bytes / (1 << 20)) * 10) / 10;
+
+/** Resident memory of any process (a worker, a paused server), from /proc; 0 once it is gone. */
+export function rssOf(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Latency percentile (nearest rank) of a list of milliseconds; NaN when empty. */
+export function percentile(ms: readonly number[], p: number): number {
+  if (ms.length === 0) return NaN;
+  const sorted = [...ms].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Least-squares slope of y over x (units of y per unit of x). */
+export function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}

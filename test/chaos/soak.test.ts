@@ -1,0 +1,224 @@
+/**
+ * Issue 8, soak: a `gatehouse serve` (memory result cache on) under steady mixed load for a fixed time: cached reads
+ * (a small set of queries: mostly hits), uncached reads (`no_cache` hint), INSERTs to the writer, and reconnects
+ * (every loop reconnects now and then, and some operations use a connection of their own). The proxy's RSS is
+ * sampled every few seconds. After a warm-up of 20 % of the run: the least-squares slope of RSS is under 1 MB/min,
+ * no operation failed, and latency is stable (the last minute's p99 within 3× of the first post-warm-up minute's).
+ * Short scale: 110 s of load (the file stays within 2 minutes inside `npm test`); long: 30 minutes. GATEHOUSE_SOAK_SECONDS overrides either (to check
+ * the slope logic on a shorter long run).
+ */
+import { randomUUID } from 'node:crypto';
+import { httpQuery, startSandboxCluster, type SandboxCluster } from '../helpers';
+import type { NativeClient } from '../helpers/native-client';
+import { loggedIn, mb, percentile, poolsBackToIdle, runNative, sleep, slope, startChaosProxy, type ChaosProxy } from './harness';
+import { Rng } from './mutate';
+import { record } from './results';
+import { SCALE } from './scale';
+
+const RUN_MS = Number(process.env.GATEHOUSE_SOAK_SECONDS ?? (SCALE === 'long' ? 1_800 : 110)) * 1000;
+const WARMUP_MS = RUN_MS * 0.2;
+/** Concurrent client loops; each pauses between operations so that the 2-core machine is loaded, not saturated. */
+const LOOPS = SCALE === 'long' ? 6 : 4;
+const PAUSE_MS = 15;
+const SAMPLE_EVERY_MS = SCALE === 'long' ? 5_000 : 2_000;
+/** A loop reconnects after this many operations. */
+const RECONNECT_EVERY = 25;
+const MAX_SLOPE_MB_PER_MIN = 1;
+const MAX_P99_RATIO = 3;
+const SEED = Number(process.env.GATEHOUSE_CHAOS_SEED ?? 20240608) + 200;
+
+const PASSWORD_ENV = 'GH_CHAOS_APP_PASSWORD';
+const APP_PASSWORD = `app-${randomUUID()}`;
+
+let cluster: SandboxCluster;
+let proxy: ChaosProxy;
+
+beforeAll(async () => {
+  cluster = await startSandboxCluster({ readers: 1 });
+  for (const n of cluster.nodes) {
+    await httpQuery(n.httpPort, 'CREATE DATABASE IF NOT EXISTS chaos');
+    await httpQuery(n.httpPort, 'CREATE TABLE IF NOT EXISTS chaos.dim (k UInt32, v UInt64) ENGINE = MergeTree ORDER BY k');
+    await httpQuery(n.httpPort, 'INSERT INTO chaos.dim SELECT number % 50, number FROM numbers(100000)');
+    // Memory engine: thousands of small INSERTs make no parts to merge.
+    await httpQuery(n.httpPort, 'CREATE TABLE IF NOT EXISTS chaos.soak (loop UInt32, seq UInt64, s String) ENGINE = Memory');
+  }
+  proxy = await startChaosProxy(
+    {
+      writer: `127.0.0.1:${cluster.writer.tcpPort}`,
+      readers: [`127.0.0.1:${cluster.readers[0].tcpPort}`],
+      users: [{ name: 'app', password_env: PASSWORD_ENV }],
+      read_user: cluster.users.reader,
+      write_user: cluster.users.writer,
+      // Entries expire during the run, and the one-off `fresh` queries make new entries all the time: a small budget
+      // is full within the warm-up, so the store evicts from then on and the slope measures the proxy, not the cache
+      // filling up (with the default 256 MiB budget, it grows until that is reached: docs/reliability.md finding 10).
+      cache: { enabled: true, store: 'memory', ttl_seconds: 20, max_bytes: 256 * 1024, max_entry_bytes: 64 * 1024 },
+    },
+    { user: 'app', password: APP_PASSWORD },
+    { [PASSWORD_ENV]: APP_PASSWORD },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await cluster?.stop();
+});
+
+type Kind = 'cached' | 'uncached' | 'insert' | 'fresh';
+
+interface Op {
+  /** ms since the start of the run */
+  at: number;
+  kind: Kind;
+  ms: number;
+  error?: string;
+}
+
+/** One operation, chosen by weight: 50 % cached read, 20 % uncached read, 15 % INSERT, 15 % on a fresh connection. */
+function pick(rng: Rng): Kind {
+  const r = rng.int(100);
+  return r < 50 ? 'cached' : r < 70 ? 'uncached' : r < 85 ? 'insert' : 'fresh';
+}
+
+function sqlFor(kind: Kind, rng: Rng, loop: number, seq: number): string {
+  switch (kind) {
+    case 'cached':
+      // 20 distinct queries: after the first miss of each (and after each TTL), hits.
+      return `SELECT k, count(), sum(v) FROM chaos.dim WHERE k % 20 = ${rng.int(20)} GROUP BY k ORDER BY k`;
+    case 'uncached':
+      return `SELECT /* gatehouse: no_cache */ count(), max(v) FROM chaos.dim WHERE k = ${rng.int(50)}`;
+    case 'insert':
+      return `INSERT INTO chaos.soak SELECT ${loop}, ${seq} + number, 'x' FROM numbers(${1 + rng.int(100)})`;
+    case 'fresh':
+      return `SELECT ${seq} + 1`;
+  }
+}
+
+async function clientLoop(loop: number, t0: number, ops: Op[]): Promise<void> {
+  const rng = new Rng(SEED + loop);
+  let c: NativeClient | null = null;
+  let done = 0;
+  while (Date.now() - t0 < RUN_MS) {
+    const kind = pick(rng);
+    const sql = sqlFor(kind, rng, loop, done);
+    const start = Date.now();
+    const op: Op = { at: start - t0, kind, ms: 0 };
+    try {
+      if (kind === 'fresh') {
+        const f = await loggedIn(proxy.gh.port, proxy.user, proxy.password);
+        try {
+          const r = await runNative(f, sql);
+          if (r.error !== undefined) op.error = `${r.error}: ${r.message?.slice(0, 200)}`;
+        } finally {
+          f.close();
+        }
+      } else {
+        if (!c || done % RECONNECT_EVERY === 0) {
+          c?.close();
+          c = await loggedIn(proxy.gh.port, proxy.user, proxy.password);
+        }
+        const r = await runNative(c, sql);
+        if (r.error !== undefined) {
+          op.error = `${r.error}: ${r.message?.slice(0, 200)}`;
+          c.close();
+          c = null;
+        }
+      }
+    } catch (e) {
+      op.error = (e as Error).message.slice(0, 200);
+      c?.close();
+      c = null;
+    }
+    op.ms = Date.now() - start;
+    ops.push(op);
+    done++;
+    await sleep(PAUSE_MS);
+  }
+  c?.close();
+}
+
+/** An unlabelled gauge or counter from /metrics (0 when absent). */
+function gauge(metrics: string, name: string): number {
+  const m = new RegExp(`^${name}(\\{\\})? (\\S+)$`, 'm').exec(metrics);
+  return m ? Number(m[2]) : 0;
+}
+
+it(`${RUN_MS / 1000} s of mixed load: flat RSS after warm-up, no errors, stable latency`, async () => {
+  const ops: Op[] = [];
+  const rss: { x: number; y: number }[] = [];
+  // The V8 heap in use and the cache's bytes, sampled with RSS: they tell a leak from the heap settling.
+  const heap: { x: number; y: number }[] = [];
+  const cacheMb: number[] = [];
+  // Sizes of /metrics and /status: a label or an entry per client or per query would show here.
+  const adminBytes: { at: number; metrics: number; status: number }[] = [];
+  const t0 = Date.now();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const x = (Date.now() - t0) / 60_000;
+      rss.push({ x, y: proxy.gh.rssBytes() / (1 << 20) });
+      const m = await proxy.gh.metrics();
+      heap.push({ x, y: gauge(m, 'gatehouse_nodejs_heap_size_used_bytes') / (1 << 20) });
+      cacheMb.push(mb(gauge(m, 'gatehouse_cache_bytes')));
+      const status = await (await fetch(`http://127.0.0.1:${proxy.gh.adminPort}/status`)).text();
+      adminBytes.push({ at: Date.now() - t0, metrics: m.length, status: status.length });
+      await sleep(SAMPLE_EVERY_MS);
+    }
+  })();
+  await Promise.all(Array.from({ length: LOOPS }, (_, i) => clientLoop(i, t0, ops)));
+  sampling = false;
+  await sampler;
+  const pools = await poolsBackToIdle(proxy, 30_000);
+  const hits = gauge(await proxy.gh.metrics(), 'gatehouse_cache_hits_total');
+
+  const warm = rss.filter((s) => s.x * 60_000 >= WARMUP_MS);
+  const slopeMbPerMin = slope(warm);
+  const errors = ops.filter((o) => o.error !== undefined);
+  // Latency per minute of the run (the last one may be partial), and the two windows the assertion compares: the
+  // first minute after the warm-up and the run's last minute (they overlap when the run is shorter than
+  // warm-up + 2 minutes, as the 2-minute run is).
+  const window = (from: number, to: number) => ops.filter((o) => o.at >= from && o.at < to).map((o) => o.ms);
+  const minutes = [];
+  for (let m = 0; m * 60_000 < RUN_MS; m++) {
+    const w = window(m * 60_000, (m + 1) * 60_000);
+    const p99Of = (k: Kind) => percentile(ops.filter((o) => o.kind === k && o.at >= m * 60_000 && o.at < (m + 1) * 60_000).map((o) => o.ms), 99);
+    minutes.push({ minute: m + 1, ops: w.length, p50: percentile(w, 50), p99: percentile(w, 99), p99ByKind: { cached: p99Of('cached'), uncached: p99Of('uncached'), insert: p99Of('insert'), fresh: p99Of('fresh') } });
+  }
+  const first = window(WARMUP_MS, WARMUP_MS + 60_000);
+  const last = window(RUN_MS - 60_000, RUN_MS);
+  const p99First = percentile(first, 99);
+  const p99Last = percentile(last, 99);
+  const byKind: Record<string, number> = {};
+  for (const o of ops) byKind[o.kind] = (byKind[o.kind] ?? 0) + 1;
+
+  record('soak', {
+    seed: SEED,
+    runSeconds: RUN_MS / 1000,
+    warmupSeconds: WARMUP_MS / 1000,
+    loops: LOOPS,
+    ops: ops.length,
+    byKind,
+    cacheHits: hits,
+    errors: errors.length,
+    firstErrors: errors.slice(0, 5),
+    rssMb: { first: mb(rss[0].y * (1 << 20)), afterWarmup: warm.length ? mb(warm[0].y * (1 << 20)) : null, last: mb(rss[rss.length - 1].y * (1 << 20)), max: mb(Math.max(...rss.map((s) => s.y)) * (1 << 20)) },
+    samples: rss.length,
+    slopeMbPerMin: Math.round(slopeMbPerMin * 1000) / 1000,
+    heapUsedMb: { first: mb(heap[0].y * (1 << 20)), last: mb(heap[heap.length - 1].y * (1 << 20)), slopeAfterWarmupMbPerMin: Math.round(slope(heap.filter((h) => h.x * 60_000 >= WARMUP_MS)) * 1000) / 1000 },
+    cacheMb: { max: Math.max(...cacheMb), last: cacheMb[cacheMb.length - 1] },
+    adminBytes: { first: adminBytes[0], afterWarmup: adminBytes.find((a) => a.at >= WARMUP_MS), last: adminBytes[adminBytes.length - 1] },
+    minutes,
+    p99FirstPostWarmupMs: p99First,
+    p99LastMinuteMs: p99Last,
+    poolsIdleAfterMs: pools.tookMs,
+  });
+
+  expect(errors).toEqual([]);
+  expect(warm.length).toBeGreaterThanOrEqual(10);
+  expect(slopeMbPerMin).toBeLessThan(MAX_SLOPE_MB_PER_MIN);
+  expect(p99Last).toBeLessThanOrEqual(MAX_P99_RATIO * p99First);
+  // The mix happened: every kind ran, and the cache served hits.
+  for (const k of ['cached', 'uncached', 'insert', 'fresh']) expect(byKind[k]).toBeGreaterThan(10);
+  expect(hits).toBeGreaterThan(byKind.cached / 2);
+  expect(proxy.gh.process.running).toBe(true);
+}, RUN_MS + 120_000);
