@@ -5,6 +5,9 @@
  */
 import { isExpired, type Entry } from './entry';
 
+/** Least recently used entries each set() checks for expiry. */
+const EXPIRY_SCAN = 4;
+
 /** Options of a MemoryStore. */
 export interface MemoryStoreOptions {
   /** Byte budget over all entries (sum of Entry.bytes). */
@@ -84,6 +87,7 @@ export class MemoryStore {
     }
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
+    this.dropExpiredOldest();
     this.entries.set(key, entry);
     this.bytes += entry.bytes;
     for (const t of entry.tables) {
@@ -144,6 +148,20 @@ export class MemoryStore {
       evictions: this.evictions,
       invalidations: this.invalidations,
     };
+  }
+
+  /**
+   * Expired entries are otherwise removed only when read or evicted: with a budget that is never reached, one-off
+   * queries would pile up (a soak showed it). Each store looks at a few of the least recently used entries, which are
+   * the likeliest to have expired, and drops the expired ones: bounded work per set(), and steady state stays flat.
+   */
+  private dropExpiredOldest(): void {
+    const now = this.now();
+    let looked = 0;
+    for (const [key, e] of this.entries) {
+      if (looked++ >= EXPIRY_SCAN) break;
+      if (isExpired(e, now)) this.remove(key, e);
+    }
   }
 
   private remove(key: string, e: Entry): void {

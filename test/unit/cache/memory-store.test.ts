@@ -129,3 +129,16 @@ describe('MemoryStore', () => {
     }
   });
 });
+
+describe('MemoryStore expiry without reads', () => {
+  it('drops expired least-recently-used entries as new ones are stored, so one-off entries do not pile up', () => {
+    const clock = { t: 0 };
+    const store = new MemoryStore({ maxBytes: 1 << 30, maxEntryBytes: 1 << 20, now: () => clock.t });
+    const e = () => makeEntry({ createdAt: clock.t, ttlMs: 100, tables: [], revision: 54412, packets: Buffer.from([1]), index: Uint32Array.from([1, 0]) });
+    for (let i = 0; i < 1000; i++) {
+      store.set(`k${i}`, e());
+      clock.t += 10; // each entry lives 100 ms: about 10 are alive at any time
+    }
+    expect(store.stats().entries).toBeLessThanOrEqual(16);
+  });
+});
