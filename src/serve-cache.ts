@@ -70,5 +70,11 @@ export function buildCache(cfg: GatehouseConfig, metrics: Metrics, log: Logger, 
       log: (level, msg, fields) => log[level](fields ?? {}, msg),
     },
   );
-  return { cache, ttlSeconds: c.ttl_seconds, softTtlSeconds: c.soft_ttl_seconds, rule: compileCacheRules(c.rules) };
+  return { cache, ...cacheSettings(cfg) };
+}
+
+/** The per-query settings of the `cache:` section (kept apart from the store, which a reload may keep). */
+export function cacheSettings(cfg: GatehouseConfig): Omit<SessionCacheConfig, 'cache'> {
+  const c = cfg.cache;
+  return { ttlSeconds: c.ttl_seconds, softTtlSeconds: c.soft_ttl_seconds, rule: compileCacheRules(c.rules) };
 }

@@ -8,8 +8,7 @@ import { LoginGuard, reconfigure, startProxy, type Proxy } from './frontend';
 import { backendReadiness, Metrics, startAdminServer, type AdminServer, type Readiness } from './metrics';
 import type { HealthMonitor } from './pool';
 import { withLimits } from './protocol';
-import { compileCacheRules } from './cache';
-import { buildCache } from './serve-cache';
+import { buildCache, cacheSettings } from './serve-cache';
 import { backendsOf, healthOf, keysNeedingRestart, proxyUsers, routingOf } from './serve-config';
 import { tlsProxyOptions } from './serve-tls';
 import { startHttpFrontend, type HttpFrontend } from './serve-http';
@@ -209,7 +208,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
       const cacheChanged = JSON.stringify({ ...current.cache, rules: [] }) !== JSON.stringify({ ...next.cache, rules: [] });
       const oldCache = proxy.deps.cache;
       const nextCache = !cacheChanged && oldCache
-        ? { ...buildCacheSettings(next), cache: oldCache.cache }
+        ? { ...cacheSettings(next), cache: oldCache.cache }
         : buildCache(next, metrics, log, limits);
       const r = reconfigure(proxy, {
         backends: backendsOf(next),
@@ -256,9 +255,4 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     },
   };
   return running;
-}
-
-/** The per-query cache settings of a config, for a store that is kept across a reload. */
-function buildCacheSettings(cfg: GatehouseConfig) {
-  return { ttlSeconds: cfg.cache.ttl_seconds, softTtlSeconds: cfg.cache.soft_ttl_seconds, rule: compileCacheRules(cfg.cache.rules) };
 }

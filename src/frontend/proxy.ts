@@ -5,7 +5,8 @@ import type { ProxyUser } from './auth';
 import type { SessionDeps, SessionEvents } from './session-types';
 import type { SessionCacheConfig } from './session-cache';
 import { listen, type Listener, type TlsListenOptions } from './listener';
-import { BackendRouter, backendTargets, type Backends } from './targets';
+import { BackendRouter, type Backends } from './targets';
+import { healthFor } from './reconfigure';
 import { UserLimiters } from './user-limits';
 
 export interface ProxyOptions {
@@ -68,18 +69,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const routing = opts.routing ?? { retries: 1, readsFallbackToWriter: true, readAfterWriteMs: 0, rules: [] };
   const backendTls = opts.backendTls ?? null;
   const pools = new PoolManager({ ...opts.pool, limits, verifyChecksums, tls: backendTls });
-  let health: HealthMonitor | null = null;
-  if (opts.health) {
-    const targets = backendTargets(opts.backends);
-    const roles = new Map(targets.map((t) => [t.target, t.role]));
-    // Checks log in as the backend identity of the role; in pass-through mode (no identities) as `default`.
-    const probe = { user: 'default', password: '' };
-    const { readIdentity, writeIdentity } = opts.backends;
-    health = new HealthMonitor(targets, (t) => (roles.get(t) === 'reader' ? readIdentity : writeIdentity) ?? probe, {
-      ...opts.health,
-      tls: backendTls,
-    });
-  }
+  // The same construction a reload uses (reconfigure.ts), so both check backends alike.
+  const health: HealthMonitor | null = opts.health ? healthFor(opts.backends, { ...opts.health, tls: backendTls }) : null;
   const router = new BackendRouter(opts.backends, health, { readsFallbackToWriter: routing.readsFallbackToWriter });
   const limiters = new UserLimiters();
   const events: SessionEvents = {
