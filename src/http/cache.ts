@@ -104,14 +104,14 @@ export class HttpRecorder {
   }
 
   /** The entry for a complete 200 response, or null (over the cap, or ending with an exception). */
-  finish(headers: Record<string, string | string[] | undefined>, tables: readonly string[], ttlMs: number): Entry | null {
+  finish(header: (name: string) => string | undefined, tables: readonly string[], ttlMs: number): Entry | null {
     if (this.gaveUp) return null;
     const tail = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]!.subarray(-512) : Buffer.alloc(0);
     if (bodyEndsWithException(tail)) return null;
     const kept: [string, string][] = [];
     for (const name of HTTP_KEPT_HEADERS) {
-      const v = headers[name];
-      if (typeof v === 'string') kept.push([name, v]);
+      const v = header(name);
+      if (v !== undefined) kept.push([name, v]);
     }
     return makeHttpEntry({ headers: kept, body: this.chunks, tables, ttlMs });
   }

@@ -15,7 +15,9 @@ import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
 import type { BackendPools } from './backend-pools';
 import { sendError } from './errors';
 import { httpLogin } from './login';
-import { outboundRequest, responseHeaders } from './outbound';
+import { outboundRequest } from './outbound';
+import { Exchange, type ExchangeOptions } from './exchange';
+import { RequestAbort } from './request-abort';
 import { planHttpQuery } from './plan';
 import { parseRequest, type HttpQueryRequest } from './request';
 import { HttpRecorder, httpCacheRead, replyFromCache, wholeSql } from './cache';
@@ -34,19 +36,18 @@ type Outcome = { origin: 'backend' | 'proxy'; code: number } | undefined;
 const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 
 export async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext): Promise<void> {
-  const pathname = new URL(req.url ?? '/', 'http://gatehouse').pathname;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const pathname = url.startsWith('/') ? (q === -1 ? url : url.slice(0, q)) : new URL(url, 'http://gatehouse').pathname;
   if (pathname === '/ping') return answerOk(res, false);
   const r = parseRequest(req);
   // 18.16 answers a GET of / without a query as a health check.
   if (pathname === '/' && r.method === 'GET' && r.urlQuery === '') return answerOk(res, true);
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
   try {
-    await runQuery(req, res, r, pathname, ctx, abort);
+    await runQuery(req, res, r, pathname, ctx);
   } catch (e) {
-    if (!abort.signal.aborted) sendError(res, e);
+    // Failures before the backend exchange (reading the body head, the cache store); none to answer if the client left.
+    if (!req.socket.destroyed) sendError(res, e);
   }
 }
 
@@ -55,7 +56,7 @@ function answerOk(res: ServerResponse, html: boolean): void {
   res.end('Ok.\n');
 }
 
-async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryRequest, pathname: string, ctx: HandlerContext, abort: AbortController): Promise<void> {
+async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryRequest, pathname: string, ctx: HandlerContext): Promise<void> {
   const { deps } = ctx;
   const address = req.socket.remoteAddress ?? '';
   const login = httpLogin(r.credentials, deps, address);
@@ -124,9 +125,10 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
   let release: (() => void) | null = null;
   let toClient = 0;
   let toBackend = 0;
+  const abort = new RequestAbort(res);
   try {
     if (login.limiter) {
-      const a = await login.limiter.admit(abort.signal);
+      const a = await login.limiter.admit(abort.signal());
       if (isLimitRefusal(a)) throw replyError(a.chCode, a.message);
       release = a;
     }
@@ -139,42 +141,29 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     let timedOut = false;
     const timer = timeoutMs > 0 ? setTimeout(() => ((timedOut = true), abort.abort()), timeoutMs) : null;
     try {
-      const sent = await send(ctx, plan.route, plan.group, replayable, abort.signal, (target, route) => {
-        const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
-        const out = outboundRequest({ pathname, params: r.params, headers: req.headers, identity, injected: plan.injected, defaultDatabase: r.database ? '' : login.user?.database ?? '' });
-        return { method: r.method, path: out.path, headers: out.headers, body, signal: abort.signal };
-      });
-      try {
-        const { statusCode, body: answer } = sent.response;
-        const headers = responseHeaders(sent.response.headers);
-        if (statusCode >= 400) {
-          // An error's code, for metrics and for clients: 18.16 puts it in the body only, so the head of the body
-          // (one small chunk) is read before the headers go out, and X-ClickHouse-Exception-Code added.
-          let code = exceptionCode(sent.response.headers);
-          const first = code === null ? await firstChunk(answer) : null;
-          if (first) code = bodyExceptionCode(first);
-          if (code !== null) headers['x-clickhouse-exception-code'] = String(code);
-          outcome = { origin: 'backend', code: code ?? 0 };
-          res.writeHead(statusCode, headers);
-          if (first) {
-            toClient += first.length;
-            res.write(first);
-          }
-        } else {
-          if (recorder && statusCode === 200) headers['x-cache'] = 'MISS';
-          res.writeHead(statusCode, headers);
-        }
-        answer.on('data', (chunk: Buffer) => {
+      const options = {
+        onChunk: (chunk: Buffer) => {
           toClient += chunk.length;
           recorder?.add(chunk);
-        });
+        },
+        holdEnd: invalidating !== null,
+        okHeaders: recorder ? ['X-Cache', 'MISS'] : [],
+      };
+      const sent = await send(ctx, plan.route, plan.group, replayable, abort, options, res, (target, route) => {
+        const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
+        const out = outboundRequest({ pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected, defaultDatabase: r.database ? '' : login.user?.database ?? '' });
+        return { method: r.method, path: out.path, headers: out.headers, body };
+      });
+      try {
+        const answer = await sent.exchange.answered;
+        await sent.exchange.finished;
+        outcome = answer.statusCode >= 400 ? { origin: 'backend', code: answer.exceptionCode ?? 0 } : undefined;
         if (invalidating) {
-          await relay(answer, res, false);
           await invalidating.invalidate(writtenTables(sql ?? '', database));
           res.end();
-        } else await relay(answer, res, true);
-        if (cacheRead && recorder && mark && statusCode === 200) {
-          const entry = recorder.finish(sent.response.headers, cacheRead.plan.tables, cacheRead.plan.ttlMs);
+        }
+        if (cacheRead && recorder && mark && answer.statusCode === 200) {
+          const entry = recorder.finish(answer.header, cacheRead.plan.tables, cacheRead.plan.ttlMs);
           if (entry) cacheRead.cfg.cache.put(cacheRead.key, entry, mark);
           else if (recorder.overCap) cacheRead.cfg.cache.events.bypass('too_large');
         }
@@ -193,7 +182,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
       if (timer) clearTimeout(timer);
     }
   } catch (e) {
-    if (abort.signal.aborted) {
+    if (abort.clientGone) {
       // The client went away; nobody to answer. Counted as the native port counts a vanished client.
       outcome ??= { origin: 'proxy', code: ProxyErrorCode.NETWORK_ERROR };
       return;
@@ -202,6 +191,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     outcome = { origin: 'proxy', code: err.chCode };
     sendError(res, e);
   } finally {
+    abort.dispose();
     release?.();
     deps.events.bytes(toClient, toBackend);
     deps.events.queryDone(plan.route, seconds(started), outcome, info);
@@ -209,22 +199,25 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
 }
 
 interface Sent {
-  response: Dispatcher.ResponseData;
+  exchange: Exchange;
   /** The balancer's outstanding count for the backend goes down. */
   done(): void;
 }
 
 /**
- * Sends the request to a backend of the route. A backend that cannot be reached is reported to health checks; a read
- * whose body can be sent again then tries another reader (routing.retries), as on the native port.
+ * Sends the request to a backend of the route; resolves once the backend answered (its headers are on their way to
+ * the client). A backend that cannot be reached is reported to health checks; a read whose body can be sent again
+ * then tries another reader (routing.retries), as on the native port.
  */
 async function send(
   ctx: HandlerContext,
   route: Route,
   group: string,
   replayable: boolean,
-  signal: AbortSignal,
-  build: (target: BackendTarget, route: Route) => Dispatcher.RequestOptions,
+  abort: RequestAbort,
+  options: ExchangeOptions,
+  res: ServerResponse,
+  build: (target: BackendTarget, route: Route) => Dispatcher.DispatchOptions,
 ): Promise<Sent> {
   const { router, health } = ctx.deps;
   const tried = new Set<string>();
@@ -234,13 +227,16 @@ async function send(
     if ('chCode' in pick) throw pick;
     tried.add(pick.target.name);
     router.acquire(group, pick.target);
+    const exchange = new Exchange(res, options);
     try {
-      const response = await ctx.pools.pool(pick.target).request(build(pick.target, pick.route));
+      abort.attach(exchange);
+      ctx.pools.pool(pick.target).dispatch(build(pick.target, pick.route), exchange);
+      await exchange.answered;
       health?.reportSuccess(pick.target);
-      return { response, done: () => router.release(group, pick.target) };
+      return { exchange, done: () => router.release(group, pick.target) };
     } catch (e) {
       router.release(group, pick.target);
-      if (signal.aborted) throw e;
+      if (abort.aborted) throw e;
       const why = (e as { code?: string }).code ?? (e instanceof Error ? e.name : 'error');
       // The cause's code only: undici's messages may carry the URL.
       health?.reportFailure(pick.target, `HTTP request failed: ${why}`);
@@ -250,83 +246,10 @@ async function send(
   }
 }
 
-/**
- * The backend's answer into the client's response with backpressure (pipe: pauses the answer while `res` is full).
- * Not stream.pipeline: that makes an AbortController and a DOMException per request, a measurable share of a small
- * query's cost here (benchmarks/RESULTS.md, HTTP). `end: false` leaves `res` open for the caller (a write ends it only
- * after its cache invalidation). Rejects when either side fails or the client goes away first.
- */
-function relay(src: Readable, res: ServerResponse, end: boolean): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const settle = (err?: Error): void => {
-      if (settled) return;
-      settled = true;
-      src.off('end', onEnd);
-      src.off('error', onError);
-      res.off('error', onError);
-      res.off('close', onClose);
-      if (err) {
-        src.unpipe(res);
-        src.destroy();
-        reject(err);
-      } else resolve();
-    };
-    const onEnd = (): void => settle();
-    const onError = (e: Error): void => settle(e);
-    const onClose = (): void => settle(new Error('the client closed the connection'));
-    src.once('end', onEnd);
-    src.once('error', onError);
-    res.once('error', onError);
-    res.once('close', onClose);
-    src.pipe(res, { end });
-  });
-}
-
 /** A body stream that counts what passes, as the backend pulls it. */
 async function* counted(body: AsyncIterable<Buffer>, count: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const chunk of body) {
     count(chunk.length);
     yield chunk;
   }
-}
-
-/** X-ClickHouse-Exception-Code, which servers from 19.x send (18.16 does not). */
-function exceptionCode(headers: Record<string, string | string[] | undefined>): number | null {
-  const v = headers['x-clickhouse-exception-code'];
-  const n = Number(Array.isArray(v) ? v[0] : v);
-  return Number.isInteger(n) && n > 0 ? n : null;
-}
-
-/** The code at the start of an error body (`Code: 60, e.displayText() = …`). */
-function bodyExceptionCode(chunk: Buffer): number | null {
-  const m = /^Code: (\d+)/.exec(chunk.subarray(0, 32).toString('latin1'));
-  return m ? Number(m[1]) : null;
-}
-
-/** The first chunk of a stream (null at its end), leaving the stream paused for a pipeline to take over. */
-function firstChunk(body: Readable): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const onData = (c: Buffer): void => {
-      body.pause();
-      done();
-      resolve(c);
-    };
-    const onEnd = (): void => {
-      done();
-      resolve(null);
-    };
-    const onError = (e: Error): void => {
-      done();
-      reject(e);
-    };
-    const done = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-    };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-  });
 }

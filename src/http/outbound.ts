@@ -10,7 +10,7 @@ import type { Setting } from '../protocol';
 import { CREDENTIAL_HEADERS, CREDENTIAL_PARAMS } from './request';
 
 /** Headers that describe one connection, not the request (and `host`, which names the proxy). */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'host', 'expect',
 ]);
@@ -22,6 +22,8 @@ export interface Outbound {
 
 export interface OutboundOptions {
   pathname: string;
+  /** The URL's query string as the client sent it (without '?'). */
+  search: string;
   params: URLSearchParams;
   headers: IncomingHttpHeaders;
   /** The backend identity replacing the client's credentials; null: they pass through. */
@@ -32,13 +34,17 @@ export interface OutboundOptions {
 }
 
 export function outboundRequest(o: OutboundOptions): Outbound {
-  const params = new URLSearchParams(o.params);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(o.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     if (o.identity && (CREDENTIAL_HEADERS as readonly string[]).includes(name)) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  if (!o.identity && o.injected.length === 0 && o.defaultDatabase === '') {
+    // Nothing to change in the URL: it goes as the client sent it.
+    return { path: o.search === '' ? o.pathname : `${o.pathname}?${o.search}`, headers };
+  }
+  const params = new URLSearchParams(o.params);
   if (o.identity) {
     for (const p of CREDENTIAL_PARAMS) params.delete(p);
     // Headers rather than URL parameters: a URL can end up in access logs, with the password in it.
@@ -49,14 +55,4 @@ export function outboundRequest(o: OutboundOptions): Outbound {
   if (o.defaultDatabase !== '' && !params.has('database')) params.set('database', o.defaultDatabase);
   const search = params.toString();
   return { path: search === '' ? o.pathname : `${o.pathname}?${search}`, headers };
-}
-
-/** Response headers that go back to the client: all but hop-by-hop ones (the client's connection is ours). */
-export function responseHeaders(from: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(from)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
 }

@@ -1,0 +1,51 @@
+/**
+ * Ends an HTTP request's backend work when its client goes away or its query times out. An AbortSignal is made only
+ * when something waits on one (a user limiter's queue), so most requests never pay for it.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Exchange } from './exchange';
+
+export class RequestAbort {
+  /** Aborted, for whatever reason. */
+  aborted = false;
+  /** The client closed its connection before its answer was complete. */
+  clientGone = false;
+  private controller: AbortController | null = null;
+  private exchange: Exchange | null = null;
+  private readonly onClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.abort();
+  };
+
+  constructor(private readonly res: ServerResponse) {
+    res.once('close', this.onClose);
+  }
+
+  signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  /** The backend exchange in progress (a retry replaces the previous one). */
+  attach(exchange: Exchange): void {
+    this.exchange = exchange;
+    if (this.aborted) exchange.abort(abortError(this.clientGone));
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.controller?.abort();
+    this.exchange?.abort(abortError(this.clientGone));
+  }
+
+  dispose(): void {
+    this.res.off('close', this.onClose);
+  }
+}
+
+function abortError(clientGone: boolean): Error {
+  return new Error(clientGone ? 'the client closed the connection' : 'the request was cancelled');
+}
