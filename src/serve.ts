@@ -99,10 +99,10 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
       query: () => undefined,
       queryDone: (route, seconds, error, info) => {
         metrics.recordQuery({ route, kind: info.kind, user: info.user, seconds, error });
-        const fields = { route, kind: info.kind, user: info.user, query_id: info.queryId, seconds };
+        // The debug line's fields are built only when it is written: this runs for every query.
         if (error) {
-          log.warn({ ...fields, origin: error.origin, code: error.code }, 'query failed');
-        } else log.debug(fields, 'query');
+          log.warn({ route, kind: info.kind, user: info.user, query_id: info.queryId, seconds, origin: error.origin, code: error.code }, 'query failed');
+        } else if (log.isLevelEnabled('debug')) log.debug({ route, kind: info.kind, user: info.user, query_id: info.queryId, seconds }, 'query');
       },
       pinned: (delta) => metrics.pinnedSessions.inc(delta),
       clientClosed: () => metrics.clientConnections.dec(),
