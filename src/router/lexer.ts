@@ -157,11 +157,14 @@ export class Lexer {
       case C.COMMA: return this.emit(TokenKind.Comma, b, b + 1);
       case C.SEMI: return this.emit(TokenKind.Semicolon, b, b + 1);
       case C.DOT: {
-        // A dot is a qualifier / tuple access unless it starts a number like `.5` (Lexer.cpp, case '.').
+        // A dot is a qualifier / tuple access unless it starts a number like `.5` (Lexer.cpp, case '.'). One
+        // deliberate difference: Lexer.cpp lexes a dot at the very start of the text as a number even before a
+        // non-digit (`.END` → `.E`, `ND`), while the same dot after a space is a Dot; both are syntax errors to the
+        // server, and lexing them alike keeps normalizeSql idempotent (it trims the leading space).
         const p = this.prevSignificant;
         const digitNext = b + 1 < n && isDigit(s.charCodeAt(b + 1));
-        if (b > 0 && (!digitNext || p === TokenKind.RParen || p === TokenKind.RBracket || p === TokenKind.Word ||
-            p === TokenKind.QuotedIdentifier || p === TokenKind.Number)) {
+        if (!digitNext || (b > 0 && (p === TokenKind.RParen || p === TokenKind.RBracket || p === TokenKind.Word ||
+            p === TokenKind.QuotedIdentifier || p === TokenKind.Number))) {
           return this.emit(TokenKind.Dot, b, b + 1);
         }
         let q = this.digits(b + 1);

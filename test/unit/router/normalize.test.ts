@@ -131,7 +131,7 @@ describe('normalizeSql: properties', () => {
     }), { numRuns: 5000 });
   });
 
-  it.each(['1e5.5', '.5.1e5', ' .from', '#\nSELECT', '#\n;SELECT', "'ab'.1", '(1, 2).1', 'x.1.1', '. 1'])(
+  it.each(['1e5.5', '.5.1e5', ' .from', '#\nSELECT', '#\n;SELECT', "'ab'.1", '(1, 2).1', 'x.1.1', '. 1', ' .END', '.e5'])(
     'is idempotent on %j (found by fuzzing)',
     (s) => {
       const once = normalizeSql(s);
