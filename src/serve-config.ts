@@ -2,7 +2,7 @@
  * The proxy's options from a validated config, shared by start-up and reload (part of the composition root).
  */
 import { backendGroups, parseHostPort, resolveUserPassword, settingValueText, type GatehouseConfig } from './config';
-import { NetworkList, type Backends, type ProxyUser, type Reconfiguration } from './frontend';
+import { NetworkList, type Backends, type ConnectionTimeouts, type ProxyUser, type Reconfiguration } from './frontend';
 import type { HealthOptions } from './pool';
 import { compileRules } from './router';
 
@@ -74,6 +74,21 @@ export function routingOf(cfg: GatehouseConfig): Reconfiguration['routing'] {
   };
 }
 
+/** The connections.* timeouts of client connections (a reload applies them to open connections too). */
+export function connectionTimeoutsOf(cfg: GatehouseConfig): ConnectionTimeouts {
+  const c = cfg.connections;
+  return { handshakeTimeoutMs: c.handshake_timeout_ms, idleTimeoutMs: c.idle_timeout_ms, clientReceiveTimeoutMs: c.receive_timeout_ms };
+}
+
+/** Keys of `connections` a reload applies (the rest of the section needs a restart). */
+const RELOADABLE_CONNECTIONS_KEYS = ['handshake_timeout_ms', 'idle_timeout_ms', 'receive_timeout_ms'] as const;
+
+function withoutReloadable(c: GatehouseConfig['connections']): Record<string, unknown> {
+  const rest: Record<string, unknown> = { ...c };
+  for (const k of RELOADABLE_CONNECTIONS_KEYS) delete rest[k];
+  return rest;
+}
+
 /**
  * Top-level keys a reload cannot apply (they shape listeners, pools, workers or the wire limits): changed ones are
  * reported and take effect at the next restart.
@@ -81,5 +96,9 @@ export function routingOf(cfg: GatehouseConfig): Reconfiguration['routing'] {
 const RESTART_KEYS = ['listen', 'admin', 'tls', 'backend_tls', 'pool', 'streaming', 'limits', 'lifecycle', 'allow_insecure_listen', 'connections'] as const;
 
 export function keysNeedingRestart(before: GatehouseConfig, after: GatehouseConfig): string[] {
-  return RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  return RESTART_KEYS.filter((k) =>
+    k === 'connections'
+      ? JSON.stringify(withoutReloadable(before.connections)) !== JSON.stringify(withoutReloadable(after.connections))
+      : JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+  );
 }

@@ -9,9 +9,9 @@ import { backendReadiness, Metrics, startAdminServer, type AdminServer, type Rea
 import type { HealthMonitor } from './pool';
 import { withLimits } from './protocol';
 import { buildCache, cacheSettings } from './serve-cache';
-import { backendsOf, healthOf, keysNeedingRestart, proxyUsers, routingOf } from './serve-config';
+import { backendsOf, connectionTimeoutsOf, healthOf, keysNeedingRestart, proxyUsers, routingOf } from './serve-config';
 import { tlsProxyOptions } from './serve-tls';
-import { startHttpFrontend, type HttpFrontend } from './serve-http';
+import { reloadHttpFrontend, startHttpFrontend, type HttpFrontend } from './serve-http';
 
 /** Outcome of a reload: applied (with the keys that need a restart), or refused with the config's errors. */
 export type ReloadResult = { ok: true; notApplied: string[] } | { ok: false; errors: string[] };
@@ -84,12 +84,14 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
       idleCheckMs: cfg.pool.idle_check_ms,
       idleTimeoutMs: cfg.pool.idle_timeout_ms,
       drainTimeoutMs: cfg.pool.drain_timeout_ms,
+      receiveTimeoutMs: cfg.pool.receive_timeout_ms,
     },
     resultBuffering: cfg.streaming.result_buffering,
     bufferMaxBytes: cfg.streaming.buffer_max_bytes,
     maxPendingClientBytes: cfg.streaming.max_pending_client_bytes,
     maxPausedMs: cfg.streaming.max_paused_ms,
     verifyChecksums: cfg.streaming.verify_checksums,
+    connectionTimeouts: connectionTimeoutsOf(cfg),
     limits,
     cache,
     ...tlsProxyOptions(cfg),
@@ -137,9 +139,6 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
   const loginGuard = (c: GatehouseConfig) =>
     new LoginGuard({ maxFailures: c.login_limit.max_failures, windowMs: c.login_limit.window_ms, blockMs: c.login_limit.block_ms });
   proxy.deps.loginGuard = loginGuard(cfg);
-  if (cfg.connections.handshake_timeout_ms !== undefined) {
-    proxy.deps.config = { ...proxy.deps.config, handshakeTimeoutMs: cfg.connections.handshake_timeout_ms };
-  }
   proxy.listener.onConnection = () => {
     metrics.clientConnections.inc();
     metrics.clientConnectionsTotal.inc();
@@ -202,7 +201,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
     ready,
     status,
     async reload(next) {
-      const notApplied = keysNeedingRestart(current, next);
+      const notApplied = [...keysNeedingRestart(current, next), ...reloadHttpFrontend(http, current, next)];
       metrics.allowUsers(next.users.map((u) => u.name));
       // The cache store is kept when its own settings did not change (its entries stay valid); else a new one.
       const cacheChanged = JSON.stringify({ ...current.cache, rules: [] }) !== JSON.stringify({ ...next.cache, rules: [] });
@@ -216,6 +215,7 @@ export async function serve(cfg: GatehouseConfig, log: Logger = pino({ level: cf
         routing: routingOf(next),
         health: healthOf(next),
         cache: nextCache,
+        connectionTimeouts: connectionTimeoutsOf(next),
       });
       if (r.backendsChanged) {
         watchHealth(r.newHealth);

@@ -47,6 +47,16 @@ export const connectionsSchema = z.strictObject({
    * (slowloris: one byte a second would otherwise hold a socket forever). Absent: 10 000 ms.
    */
   handshake_timeout_ms: optionalMs(),
+  /**
+   * A logged-in client with no query running that sends nothing for this long is closed, silently, as ClickHouse does
+   * after its idle_connection_timeout (3600 s, TCPHandler::runImpl). 0: no limit.
+   */
+  idle_timeout_ms: ms(0, 3_600_000),
+  /**
+   * A logged-in client that sent part of a packet and nothing more for this long gets Exception 209 and is closed, as
+   * ClickHouse does after its receive_timeout (300 s). 0: no limit.
+   */
+  receive_timeout_ms: ms(0, 300_000),
 });
 
 /** Process model and lifecycle. */
@@ -71,12 +81,28 @@ export const httpSchema = z.strictObject({
   /** Per backend name (writer, reader1, or the names given in readers/groups): its HTTP port. */
   backend_ports: z.record(z.string(), z.number().int().min(1).max(65535)).default({}),
   /**
+   * With backend_tls, backends are reached over HTTPS on this port (ClickHouse's https_port: 8443 in the example
+   * that Debian's 18.16 config.xml comments out) instead of backend_port, with backend_tls's certificate checks.
+   */
+  backend_https_port: z.number().int().min(1).max(65535).default(8443),
+  /** Per backend name, its HTTPS port (with backend_tls). */
+  backend_https_ports: z.record(z.string(), z.number().int().min(1).max(65535)).default({}),
+  /**
    * A query sent in the request body is classified from its first bytes; at most this many are read before routing
    * (ClickHouse's own max_query_size is 256 KiB). The rest of the body (INSERT data) streams.
    */
   max_query_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** Keep-alive connections per backend (undici pool). */
   backend_connections: z.number().int().min(1).max(10_000).default(64),
+  /**
+   * When the proxy cuts a request before its answer is complete (the client went away, or query_timeout_ms), send
+   * `KILL QUERY WHERE query_id = … ASYNC` to the backend that ran it: 18.16 notices a closed HTTP connection only
+   * when it writes, so a query that sends nothing (a long aggregation) would run on. Requests without a query_id
+   * then get one from the proxy (a UUID), returned in X-ClickHouse-Query-Id.
+   */
+  kill_on_client_close: z.boolean().default(true),
+  /** How long such a KILL QUERY may take (to answer, and to send its answer). */
+  kill_timeout_ms: ms(1, 10_000),
 });
 
 export type HttpConfig = z.infer<typeof httpSchema>;

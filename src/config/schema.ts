@@ -40,6 +40,12 @@ const poolSchema = z
     idle_timeout_ms: ms(1, 300_000),
     /** After a cancel or disconnect, how long to drain a backend connection before dropping it. */
     drain_timeout_ms: ms(0, 5_000),
+    /**
+     * While a query waits for its backend, nothing at all (not even Progress) arriving for this long closes that
+     * backend connection and answers the client 209, as ClickHouse's client does after its receive_timeout (300 s).
+     * 0: no limit.
+     */
+    receive_timeout_ms: ms(0, 300_000),
   })
   .superRefine((p, ctx) => {
     if (p.max_size !== null && p.min_idle > p.max_size) {

@@ -35,6 +35,7 @@ import { Failure, InternalQueries } from './internal-queries';
 import { QueryRun } from './query-run';
 import { mergeSettings, rewriteQuery } from './query-rewrite';
 import { DEFAULT_GROUP, type Route } from './targets';
+import { ClientWatchdog, DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './client-timeouts';
 
 /** Error codes that mean a failed login, counted by the login guard. */
 const AUTH_FAILURES: ReadonlySet<number> = new Set([ProxyErrorCode.AUTHENTICATION_FAILED, 192, 193]);
@@ -85,6 +86,8 @@ export class ClientSession {
   private readonly cache: SessionCache;
   /** Armed until the client's Hello is complete: a client that trickles or withholds it is closed. */
   private helloTimer: NodeJS.Timeout | null = null;
+  /** After the login: connections.idle_timeout_ms and connections.receive_timeout_ms (client-timeouts.ts). */
+  private watchdog: ClientWatchdog | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -121,7 +124,7 @@ export class ClientSession {
   }
 
   private onData(chunk: Buffer): void {
-
+    this.watchdog?.read(Date.now());
     let packets: FramedPacket[];
     try {
       packets = this.framer.push(chunk);
@@ -163,6 +166,7 @@ export class ClientSession {
       this.close(true);
     } finally {
       this.pumping = false;
+      this.watchdog?.active(Date.now());
     }
   }
 
@@ -224,6 +228,35 @@ export class ClientSession {
     this.close(true);
   }
 
+  /** From the login on: a client idle too long is closed, one that stops half-way through a packet gets 209. */
+  private watchClient(): void {
+    this.watchdog = new ClientWatchdog(
+      {
+        busy: () => !this.idle,
+        partialPacket: () => !this.framer.idle,
+        readingPaused: () => this.socket.isPaused(),
+        onIdle: (ms) => {
+          // ClickHouse closes an idle connection without a word (TCPHandler::runImpl); so does the proxy.
+          this.deps.log('info', 'closing an idle client', { remote: this.socket.remoteAddress ?? '', idle_ms: ms });
+          if (!this.socket.destroyed) this.socket.end();
+          this.close(true);
+        },
+        onPartialPacket: (ms) => {
+          this.deps.log('info', 'closing a client that stopped in the middle of a packet', { remote: this.socket.remoteAddress ?? '', ms });
+          this.sink.fail(
+            replyError(ProxyErrorCode.SOCKET_TIMEOUT, `Gatehouse: the client sent part of a packet, then nothing for ${ms} ms (connections.receive_timeout_ms)`),
+          );
+          this.close(true);
+        },
+      },
+      () => ({
+        idleTimeoutMs: this.deps.config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        receiveTimeoutMs: this.deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS,
+      }),
+    );
+    this.watchdog.start();
+  }
+
   private async handshake(hello: ClientHello): Promise<void> {
     // The Hello is complete: what follows (login, backend checks) has its own timeouts.
     this.clearHelloTimer();
@@ -276,6 +309,7 @@ export class ClientSession {
     );
     this.sink.write([w.toBuffer()]);
     this.state.onServerHello(advertised);
+    this.watchClient();
     // The framer waits for the server Hello before it frames the client's next packets.
     this.onData(Buffer.alloc(0));
   }
@@ -598,7 +632,8 @@ export class ClientSession {
           this.deps.events.queryDone(route, seconds(at.started), error, this.qi(q, cls));
           if (!lease.pinned) lease.pool.release(lease.conn, reusable, verify);
           else if (this.closed) this.releasePinned();
-          else if (!reusable) this.losePinned();
+          // A backend that went silent was already reported to the client by the run (209): just end the session.
+          else if (!reusable) this.losePinned(error?.origin === 'proxy' && error.code === ProxyErrorCode.SOCKET_TIMEOUT);
           if (!this.closed) void this.pump();
         },
       },
@@ -650,14 +685,16 @@ export class ClientSession {
     this.execute(at, this.pinned, 'writer');
   }
 
-  private losePinned(): void {
+  private losePinned(alreadyTold = false): void {
     if (!this.pinned) return;
     this.pinned.pool.release(this.pinned.conn, false);
     this.pinned = null;
     this.deps.events.pinned(-1);
     // The session's server-side state (temporary tables, roles) is gone: end the session
     // rather than let later queries run without it.
-    this.sink.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'the backend connection holding this session\'s state was lost'));
+    if (alreadyTold) {
+      if (!this.socket.destroyed) this.socket.end();
+    } else this.sink.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'the backend connection holding this session\'s state was lost'));
     this.close(true);
   }
 
@@ -733,6 +770,7 @@ export class ClientSession {
     if (this.closed) return;
     this.closed = true;
     this.clearHelloTimer();
+    this.watchdog?.stop();
     const run = this.run;
     this.run = null;
     // abandon() hands the connection back through onDone, which drops a pinned connection.

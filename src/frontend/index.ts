@@ -1,7 +1,7 @@
 export { startProxy, type Proxy, type ProxyOptions } from './proxy';
 export { authenticate, type ProxyUser } from './auth';
 export type { Backends, BackendGroup, Route } from './targets';
-export type { QueryInfo, SessionEvents } from './session-types';
+export type { ConnectionTimeouts, QueryInfo, SessionEvents } from './session-types';
 export { exceptionPacket, ProxyErrorCode } from './error-reply';
 export { NetworkList } from './networks';
 export { UserLimiters, type UserLimitOptions } from './user-limits';

@@ -2,7 +2,7 @@ import { HealthMonitor, PoolManager, type BackendTlsOptions, type HealthOptions,
 import { DEFAULT_LIMITS, type Limits } from '../protocol';
 import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
-import type { SessionDeps, SessionEvents } from './session-types';
+import type { ConnectionTimeouts, SessionDeps, SessionEvents } from './session-types';
 import type { SessionCacheConfig } from './session-cache';
 import { listen, type Listener, type TlsListenOptions } from './listener';
 import { BackendRouter, type Backends } from './targets';
@@ -37,6 +37,8 @@ export interface ProxyOptions {
   backendTls?: BackendTlsOptions | null;
   /** Open client connections over the plain and TLS listeners together (connections.max); absent or null: no cap. */
   maxClientConnections?: number | null;
+  /** connections.handshake_timeout_ms, idle_timeout_ms and receive_timeout_ms (absent: the built-in defaults). */
+  connectionTimeouts?: ConnectionTimeouts;
 }
 
 export interface Proxy {
@@ -93,6 +95,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       limits,
       verifyChecksums,
       routing: { retries: routing.retries, readAfterWriteMs: routing.readAfterWriteMs, rules: routing.rules },
+      ...opts.connectionTimeouts,
     },
     pools,
     router,

@@ -1,4 +1,4 @@
-import { BackendUnavailableError, type BackendConnection, type ProxyError } from '../pool';
+import { BackendTimeoutError, BackendUnavailableError, type BackendConnection, type ProxyError } from '../pool';
 import { ServerCode, type FramedPacket } from '../protocol';
 
 /**
@@ -83,6 +83,9 @@ export class QueryRun {
     conn.beginQuery(compression);
     conn.onPacket = (p) => this.onServerPacket(p);
     conn.onFailure = (err) => this.onBackendFailure(err);
+    // While the client owes data (external tables, INSERT blocks) the server waits for it: pool.receive_timeout_ms
+    // must not blame the server for the client's pace (BackendConnection.onSilence).
+    conn.waitingForClient = () => this.hooks.clientDataOpen();
     if (conn.broken) {
       // It failed between the checkout and now, with nobody listening.
       this.onBackendFailure(conn.error ?? new BackendUnavailableError('Gatehouse: backend connection lost before the query was sent'));
@@ -141,6 +144,7 @@ export class QueryRun {
     const conn = this.conn;
     conn.onPacket = null;
     conn.onFailure = null;
+    conn.waitingForClient = null;
     // No resume() here: packets held back by a pause must go to drain(), which resumes itself.
     if (!this.cancelled) conn.sendCancel();
     conn.drain(this.opts.drainTimeoutMs).then(
@@ -210,6 +214,7 @@ export class QueryRun {
     const conn = this.conn;
     conn.onPacket = null;
     conn.onFailure = null;
+    conn.waitingForClient = null;
     const reusable = !conn.broken && !this.hooks.clientDataOpen();
     const error =
       last.code === ServerCode.Exception
@@ -236,7 +241,11 @@ export class QueryRun {
     if (this.timer) clearTimeout(this.timer);
     this.conn.onPacket = null;
     this.conn.onFailure = null;
-    if (this.opts.retriable && !this.sentToClient && !this.timedOut && this.hooks.onRetry) {
+    this.conn.waitingForClient = null;
+    // A backend that went silent (pool.receive_timeout_ms) is not retried: the query may just be slow, and running it
+    // elsewhere would double the client's wait. The client gets 209 as from ClickHouse's own client.
+    const retriable = this.opts.retriable && !(err instanceof BackendTimeoutError);
+    if (retriable && !this.sentToClient && !this.timedOut && this.hooks.onRetry) {
       // Nothing reached the client (a buffered result is dropped): run it again elsewhere.
       this.buffered = null;
       this.hooks.onRetry(err);

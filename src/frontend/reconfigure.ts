@@ -8,6 +8,7 @@ import type { CompiledRule } from '../router';
 import type { ProxyUser } from './auth';
 import type { Proxy } from './proxy';
 import type { SessionCacheConfig } from './session-cache';
+import type { ConnectionTimeouts } from './session-types';
 import { NO_LIMITS } from './user-limits';
 import { BackendRouter, backendTargets, type Backends } from './targets';
 
@@ -17,6 +18,11 @@ export interface Reconfiguration {
   routing: { retries: number; readsFallbackToWriter: boolean; readAfterWriteMs: number; rules: CompiledRule[] };
   health: HealthOptions | null;
   cache: SessionCacheConfig | null;
+  /**
+   * connections.* timeouts. Open sessions read them at each check of their timer, so new values reach them too: the
+   * Hello's from the next connection, the idle and receive timeouts within the shorter of the old two.
+   */
+  connectionTimeouts?: ConnectionTimeouts;
 }
 
 /** What changed hands: the caller re-attaches its listeners to a new health monitor and closes the old one. */
@@ -66,6 +72,7 @@ export function reconfigure(proxy: Proxy, next: Reconfiguration): Reconfigured {
     backends: next.backends,
     users: next.users,
     routing: { retries: next.routing.retries, readAfterWriteMs: next.routing.readAfterWriteMs, rules: next.routing.rules },
+    ...next.connectionTimeouts,
   };
   // Limits apply at once to the users' existing limiters (connections already open keep their slot).
   for (const u of next.users) proxy.limiters.get(u.name, u.limits ?? { ...NO_LIMITS });

@@ -43,7 +43,14 @@ export interface SessionConfig {
   routing: { retries: number; readAfterWriteMs: number; rules: CompiledRule[] };
   /** A client must send its whole Hello within this (connections.handshake_timeout_ms; default 10 s). */
   handshakeTimeoutMs?: number;
+  /** A logged-in client with no query sending nothing this long is closed (connections.idle_timeout_ms; default 1 h; 0: never). */
+  idleTimeoutMs?: number;
+  /** A client silent this long in the middle of a packet gets 209 and is closed (connections.receive_timeout_ms; default 300 s; 0: never). */
+  clientReceiveTimeoutMs?: number;
 }
+
+/** The connections.* timeouts as sessions read them: set at start and by a reload, read by open sessions at each check. */
+export type ConnectionTimeouts = Pick<SessionConfig, 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'clientReceiveTimeoutMs'>;
 
 export interface SessionDeps {
   config: SessionConfig;

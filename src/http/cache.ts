@@ -12,6 +12,7 @@ import type { SessionCacheConfig } from '../frontend/session-cache';
 import { ClientCode } from '../protocol';
 import { normalizeForCacheKey } from '../router';
 import type { HttpPlan } from './plan';
+import { isHeaderValue } from './exchange';
 
 export interface HttpCacheRead {
   cfg: SessionCacheConfig;
@@ -74,7 +75,7 @@ export function replyFromCache(res: ServerResponse, entry: Entry, queryId: strin
   const { headers, body } = readHttpEntry(entry);
   const out: Record<string, string> = { 'X-Cache': 'HIT', 'Content-Length': String(body.length) };
   for (const [name, value] of headers) out[name] = value;
-  if (queryId !== '') out['X-ClickHouse-Query-Id'] = queryId;
+  if (queryId !== '' && isHeaderValue(queryId)) out['X-ClickHouse-Query-Id'] = queryId;
   res.writeHead(200, out);
   res.end(body);
   return body.length;

@@ -22,6 +22,11 @@ export interface ExchangeOptions {
   holdEnd: boolean;
   /** Headers added to a 200 answer, as a flat name, value list (the cache's `X-Cache: MISS`). */
   okHeaders: readonly string[];
+  /**
+   * The query's id ('' when none), sent back in X-ClickHouse-Query-Id when the backend sends no such header: 18.16
+   * sends none, later servers always do, and a client needs the id the proxy chose to find its query.
+   */
+  queryId: string;
 }
 
 /** What the backend answered, as far as the caller needs it after the relay. */
@@ -44,6 +49,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
   private abortFn: ((err?: Error) => void) | null = null;
   private abortedWith: Error | null = null;
   private raw: string[] = [];
+  private hasQueryId = false;
   private head: AnswerHead | null = null;
   /** An error answer's headers wait for the first body chunk, which carries the code 18.16 does not put in a header. */
   private headPending = false;
@@ -70,11 +76,15 @@ export class Exchange implements Dispatcher.DispatchHandlers {
     this.finished.catch(() => undefined);
   }
 
-  /** Cuts the backend request (the client went away, or the query timed out). */
-  abort(err: Error): void {
-    if (this.phase === 'complete' || this.phase === 'failed') return;
+  /**
+   * Cuts the backend request (the client went away, or the query timed out). Returns whether it was still in flight:
+   * sent or streaming, so its query may still run on the backend.
+   */
+  abort(err: Error): boolean {
+    if (this.phase === 'complete' || this.phase === 'failed') return false;
     this.abortedWith = err;
     if (this.abortFn) this.abortFn(err);
+    return true;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -94,6 +104,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
       if (HOP_BY_HOP.has(lower)) continue;
       const value = headers[i + 1]!.toString('latin1');
       if (lower === 'x-clickhouse-exception-code') code = positiveInt(value);
+      else if (lower === 'x-clickhouse-query-id') this.hasQueryId = true;
       raw.push(name, value);
     }
     this.raw = raw;
@@ -143,6 +154,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
       raw.push('X-ClickHouse-Exception-Code', String(head.exceptionCode));
     }
     if (head.statusCode === 200) raw.push(...this.o.okHeaders);
+    if (this.o.queryId !== '' && !this.hasQueryId && isHeaderValue(this.o.queryId)) raw.push('X-ClickHouse-Query-Id', this.o.queryId);
     this.res.writeHead(head.statusCode, raw);
   }
 
@@ -156,6 +168,14 @@ export class Exchange implements Dispatcher.DispatchHandlers {
 function uncorkResponse(res: ServerResponse): void {
   // end() uncorks fully; uncorking again is then a no-op.
   if (res.writableCorked > 0) res.uncork();
+}
+
+/**
+ * Whether node:http accepts `v` as a header value (its checkInvalidHeaderChar): a client's query_id may hold
+ * anything, and writeHead would throw on a control character.
+ */
+export function isHeaderValue(v: string): boolean {
+  return !/[^\t\x20-\x7e\x80-\xff]/.test(v);
 }
 
 function positiveInt(v: string): number | null {

@@ -3,6 +3,7 @@
  * planning, the user's query limits, a backend by route, then the request and the response streamed through
  * (piped: backpressure both ways, nothing held whole). A client that goes away aborts the backend request.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -12,12 +13,13 @@ import type { QueryInfo, SessionDeps } from '../frontend/session-types';
 import type { Route } from '../frontend/targets';
 import type { BackendTarget } from '../pool';
 import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
-import type { BackendPools } from './backend-pools';
+import { BackendTlsError, type BackendPools } from './backend-pools';
 import { sendError } from './errors';
 import { httpLogin } from './login';
 import { outboundRequest } from './outbound';
 import { Exchange, type ExchangeOptions } from './exchange';
 import { RequestAbort } from './request-abort';
+import { killInBackground } from './query-kill';
 import { planHttpQuery } from './plan';
 import { parseRequest, type HttpQueryRequest } from './request';
 import { HttpRecorder, httpCacheRead, replyFromCache, wholeSql } from './cache';
@@ -28,7 +30,13 @@ export interface HandlerContext {
   deps: SessionDeps;
   pools: BackendPools;
   maxQueryBytes: number;
+  /** KILL QUERY on the backend when the proxy cuts a request whose query may still run there (query-kill.ts). */
+  killOnClientClose: boolean;
+  killTimeoutMs: number;
 }
+
+/** Called when an abort cut a backend request in flight: the pool, backend and route it went to. */
+type OnCut = (pool: Dispatcher, target: BackendTarget, route: Route, clientGone: boolean) => void;
 
 /** What a query's outcome is counted as. */
 type Outcome = { origin: 'backend' | 'proxy'; code: number } | undefined;
@@ -120,6 +128,15 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
   const recorder = cacheRead ? new HttpRecorder(cacheRead.cfg.cache.maxEntryBytes) : null;
   // A write's response ends only after the cache entries of what it wrote are invalidated (as on the native port).
   const invalidating = deps.cache && (plan.cls.kind === 'write' || plan.cls.kind === 'unknown') ? deps.cache.cache : null;
+  // The proxy must know the query's id to kill it: one of its own when the client sent none (a UUID, as ClickHouse's).
+  const queryId = r.queryId !== '' ? r.queryId : ctx.killOnClientClose ? randomUUID() : '';
+  info.queryId = queryId;
+  const onCut: OnCut | null = ctx.killOnClientClose
+    ? (pool, target, route, clientGone) => {
+        const credentials = login.user ? deps.router.identity(route, r.credentials, login.user) : r.credentials;
+        killInBackground({ pool, queryId, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, log: deps.log });
+      }
+    : null;
   deps.events.query(plan.route, info.kind, info);
   let outcome: Outcome;
   let release: (() => void) | null = null;
@@ -148,10 +165,14 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
         },
         holdEnd: invalidating !== null,
         okHeaders: recorder ? ['X-Cache', 'MISS'] : [],
+        queryId,
       };
-      const sent = await send(ctx, plan.route, plan.group, replayable, abort, options, res, (target, route) => {
+      const sent = await send(ctx, plan.route, plan.group, replayable, abort, onCut, options, res, (target, route) => {
         const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
-        const out = outboundRequest({ pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected, defaultDatabase: r.database ? '' : login.user?.database ?? '' });
+        const out = outboundRequest({
+          pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
+          defaultDatabase: r.database ? '' : login.user?.database ?? '', queryId: queryId === r.queryId ? '' : queryId,
+        });
         return { method: r.method, path: out.path, headers: out.headers, body };
       });
       try {
@@ -215,6 +236,7 @@ async function send(
   group: string,
   replayable: boolean,
   abort: RequestAbort,
+  onCut: OnCut | null,
   options: ExchangeOptions,
   res: ServerResponse,
   build: (target: BackendTarget, route: Route) => Dispatcher.DispatchOptions,
@@ -229,19 +251,20 @@ async function send(
     router.acquire(group, pick.target);
     const exchange = new Exchange(res, options);
     try {
-      abort.attach(exchange);
-      ctx.pools.pool(pick.target).dispatch(build(pick.target, pick.route), exchange);
+      const pool = ctx.pools.pool(pick.target);
+      abort.attach(exchange, onCut && ((clientGone) => onCut(pool, pick.target, pick.route, clientGone)));
+      pool.dispatch(build(pick.target, pick.route), exchange);
       await exchange.answered;
       health?.reportSuccess(pick.target);
       return { exchange, done: () => router.release(group, pick.target) };
     } catch (e) {
       router.release(group, pick.target);
       if (abort.aborted) throw e;
-      const why = (e as { code?: string }).code ?? (e instanceof Error ? e.name : 'error');
-      // The cause's code only: undici's messages may carry the URL.
+      // The cause's code only (undici's messages may carry the URL), or the TLS handshake's reason.
+      const why = e instanceof BackendTlsError ? e.message : ((e as { code?: string }).code ?? (e instanceof Error ? e.name : 'error'));
       health?.reportFailure(pick.target, `HTTP request failed: ${why}`);
       if (retriesLeft-- > 0) continue;
-      throw replyError(ProxyErrorCode.NETWORK_ERROR, `backend ${pick.target.name} (HTTP) failed: ${why}`);
+      throw replyError(ProxyErrorCode.NETWORK_ERROR, `backend ${pick.target.name} (${ctx.pools.secure ? 'HTTPS' : 'HTTP'}) failed: ${why}`);
     }
   }
 }

@@ -31,6 +31,8 @@ export interface OutboundOptions {
   injected: readonly Setting[];
   /** A database to use when the client named none (the proxy user's `database`). */
   defaultDatabase: string;
+  /** A query_id the proxy chose because the client sent none (http.kill_on_client_close); '' for none. */
+  queryId: string;
 }
 
 export function outboundRequest(o: OutboundOptions): Outbound {
@@ -40,9 +42,11 @@ export function outboundRequest(o: OutboundOptions): Outbound {
     if (o.identity && (CREDENTIAL_HEADERS as readonly string[]).includes(name)) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  if (!o.identity && o.injected.length === 0 && o.defaultDatabase === '') {
-    // Nothing to change in the URL: it goes as the client sent it.
-    return { path: o.search === '' ? o.pathname : `${o.pathname}?${o.search}`, headers };
+  if (!o.identity && o.injected.length === 0 && o.defaultDatabase === '' && (o.queryId === '' || !o.params.has('query_id'))) {
+    // Nothing to change in the URL but perhaps an added query_id: it goes as the client sent it.
+    const added = o.queryId === '' ? '' : `query_id=${encodeURIComponent(o.queryId)}`;
+    const search = added === '' ? o.search : o.search === '' ? added : `${o.search}&${added}`;
+    return { path: search === '' ? o.pathname : `${o.pathname}?${search}`, headers };
   }
   const params = new URLSearchParams(o.params);
   if (o.identity) {
@@ -53,6 +57,8 @@ export function outboundRequest(o: OutboundOptions): Outbound {
   }
   for (const s of o.injected) params.set(s.name, s.value);
   if (o.defaultDatabase !== '' && !params.has('database')) params.set('database', o.defaultDatabase);
+  // set(): replaces an empty query_id= the client sent rather than adding a second one.
+  if (o.queryId !== '') params.set('query_id', o.queryId);
   const search = params.toString();
   return { path: search === '' ? o.pathname : `${o.pathname}?${search}`, headers };
 }

@@ -12,6 +12,7 @@ export class RequestAbort {
   clientGone = false;
   private controller: AbortController | null = null;
   private exchange: Exchange | null = null;
+  private onCut: ((clientGone: boolean) => void) | null = null;
   private readonly onClose = (): void => {
     if (this.res.writableFinished) return;
     this.clientGone = true;
@@ -28,9 +29,14 @@ export class RequestAbort {
     return this.controller.signal;
   }
 
-  /** The backend exchange in progress (a retry replaces the previous one). */
-  attach(exchange: Exchange): void {
+  /**
+   * The backend exchange in progress (a retry replaces the previous one), and what to do when an abort cuts it while
+   * its query may still run on the backend (send KILL QUERY).
+   */
+  attach(exchange: Exchange, onCut: ((clientGone: boolean) => void) | null = null): void {
     this.exchange = exchange;
+    this.onCut = onCut;
+    // Aborted before this exchange was dispatched: it never reaches the backend, nothing to kill.
     if (this.aborted) exchange.abort(abortError(this.clientGone));
   }
 
@@ -38,7 +44,7 @@ export class RequestAbort {
     if (this.aborted) return;
     this.aborted = true;
     this.controller?.abort();
-    this.exchange?.abort(abortError(this.clientGone));
+    if (this.exchange?.abort(abortError(this.clientGone))) this.onCut?.(this.clientGone);
   }
 
   dispose(): void {

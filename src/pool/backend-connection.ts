@@ -27,7 +27,7 @@ import {
   type ServerInfo,
 } from './backend-types';
 import { connectTls, tlsFailure } from './backend-tls';
-import { BackendHandshakeError, BackendProtocolError, BackendUnavailableError, ProxyError } from './errors';
+import { BackendHandshakeError, BackendProtocolError, BackendTimeoutError, BackendUnavailableError, ProxyError } from './errors';
 
 export { backendLabel, GATEHOUSE_VERSION };
 export type { BackendConnectOptions, BackendIdentity, BackendTarget, BackendTlsOptions, ServerInfo };
@@ -63,6 +63,11 @@ export class BackendConnection {
   /** Handlers of the current borrower; set on checkout, cleared on release. */
   onPacket: ((p: FramedPacket) => void) | null = null;
   onFailure: ((err: ProxyError) => void) | null = null;
+  /**
+   * Set by a borrower that relays a client's data (cleared by beginQuery): true while the server waits for that
+   * client's blocks rather than owing an answer, so its silence is not the server's fault.
+   */
+  waitingForClient: (() => boolean) | null = null;
 
   private readonly socket: net.Socket;
   private readonly framer: Framer;
@@ -79,6 +84,10 @@ export class BackendConnection {
   private readonly closeListeners: ((err: ProxyError) => void)[] = [];
   private handshakeTimer: NodeJS.Timeout | null = null;
   private handshakeSettle: ((err: ProxyError | null) => void) | null = null;
+  /** pool.receive_timeout_ms (0: none). */
+  private readonly receiveTimeoutMs: number;
+  /** The socket's timeout fired while the silence was the proxy's own (paused): resume() arms it again. */
+  private silenceWhilePaused = false;
 
   /** Opens a connection and completes the handshake; rejects with a ProxyError (never leaves a socket behind). */
   static connect(opts: BackendConnectOptions): Promise<BackendConnection> {
@@ -112,6 +121,13 @@ export class BackendConnection {
     const secure = opts.tls ?? null;
     const socket = secure ? connectTls(opts.target, secure) : net.connect({ host: opts.target.host, port: opts.target.port });
     this.socket = socket;
+    this.receiveTimeoutMs = opts.receiveTimeoutMs ?? 0;
+    if (this.receiveTimeoutMs > 0) {
+      // Node restarts a socket's timeout on every read and write (net.Socket#setTimeout), so watching a busy
+      // connection costs one timer per connection, none per query or packet: 'timeout' means nothing moved for that long.
+      socket.setTimeout(this.receiveTimeoutMs);
+      socket.on('timeout', () => this.onSilence());
+    }
     // Set between TCP connect and the end of the TLS handshake: an error then is the TLS handshake's.
     let tlsHandshaking = false;
     socket.setNoDelay(true);
@@ -218,6 +234,7 @@ export class BackendConnection {
   beginQuery(compression: boolean): void {
     this.state.compression = compression;
     this.queryOpen = true;
+    this.waitingForClient = null;
   }
 
   /**
@@ -233,6 +250,11 @@ export class BackendConnection {
   resume(): void {
     if (!this.isPaused) return;
     this.isPaused = false;
+    if (this.silenceWhilePaused) {
+      // The server may have nothing more to send, so no read would restart the clock: restart it here.
+      this.silenceWhilePaused = false;
+      if (this.mode !== 'closed') this.socket.setTimeout(this.receiveTimeoutMs);
+    }
     if (this.backlog.length > 0) {
       const held = this.backlog;
       this.backlog = [];
@@ -292,6 +314,25 @@ export class BackendConnection {
   fail(err: ProxyError): void {
     if (this.mode === 'closed') return;
     this.shutdown(err, this.mode === 'ready');
+  }
+
+  /**
+   * Nothing was read or written for receiveTimeoutMs. Only a server that owes an answer is at fault: ClickHouse's
+   * client gives up on a server after its receive_timeout (300 s) the same way, with 209. The connection is failed,
+   * so the borrower reports it and the pool drops it (never lent again: a late answer would desync it).
+   */
+  private onSilence(): void {
+    // Idle in the pool, or in the handshake, a ping or a drain (each has a timer of its own): nothing is owed.
+    if (this.mode !== 'ready' || !this.queryOpen) return;
+    if (this.isPaused) {
+      // The proxy stopped reading (the client is slow): streaming.max_paused_ms bounds that, not this.
+      this.silenceWhilePaused = true;
+      return;
+    }
+    // The server waits for the client's data and bounds that itself (TCPHandler::readData, its receive_timeout);
+    // unless the server does not even take the bytes already sent (a full send buffer): then it is stuck.
+    if (this.waitingForClient?.() && !this.socket.writableNeedDrain) return;
+    this.fail(new BackendTimeoutError(this.label, this.receiveTimeoutMs));
   }
 
   private closedError(): ProxyError {

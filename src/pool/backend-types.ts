@@ -37,6 +37,12 @@ export interface BackendConnectOptions {
   clientName?: string;
   /** Bound on TCP connect plus handshake. */
   connectTimeoutMs: number;
+  /**
+   * While the server owes an answer (a query or request is open, the proxy is reading, and the client is not the one
+   * the server waits for), nothing at all arriving for this long fails the connection with 209 (pool.receive_timeout_ms).
+   * 0 or absent: no limit.
+   */
+  receiveTimeoutMs?: number;
   limits?: Limits;
   /** Verify compressed-frame checksums of what the backend sends (the client verifies them anyway). */
   verifyChecksums?: boolean;

@@ -10,6 +10,7 @@ import type { ProtocolError, ServerException } from '../protocol';
 export const PoolChCode = {
   UNEXPECTED_PACKET_FROM_SERVER: 102,
   TOO_MANY_SIMULTANEOUS_QUERIES: 202,
+  SOCKET_TIMEOUT: 209,
   NETWORK_ERROR: 210,
 } as const;
 
@@ -35,6 +36,29 @@ export class BackendUnavailableError extends ProxyError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'ERR_BACKEND_UNAVAILABLE', PoolChCode.NETWORK_ERROR, true, options);
     this.name = 'BackendUnavailableError';
+  }
+}
+
+/**
+ * A backend owed an answer and sent nothing, not even Progress, for pool.receive_timeout_ms: 209 SOCKET_TIMEOUT, what
+ * ClickHouse's own client reports when its receive_timeout runs out (ReadBufferFromPocoSocket::nextImpl, "Timeout
+ * exceeded while reading from socket"). The connection is closed. Not retriable: the node may be stopped, or the
+ * query merely slow, and sending it elsewhere would double the client's wait.
+ */
+export class BackendTimeoutError extends ProxyError {
+  constructor(
+    /** e.g. "reader1 (127.0.0.1:9000) as gh_reader" */
+    readonly backend: string,
+    readonly receiveTimeoutMs: number,
+  ) {
+    super(
+      `Gatehouse: ${backend} sent nothing for ${receiveTimeoutMs} ms while a query waited for it ` +
+        '(pool.receive_timeout_ms); the connection to it was closed',
+      'ERR_BACKEND_TIMEOUT',
+      PoolChCode.SOCKET_TIMEOUT,
+      false,
+    );
+    this.name = 'BackendTimeoutError';
   }
 }
 

@@ -6,6 +6,7 @@ export {
   BackendHandshakeError,
   BackendProtocolError,
   BackendQueryError,
+  BackendTimeoutError,
   PoolChCode,
 } from './errors';
 export {

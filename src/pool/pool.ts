@@ -58,6 +58,8 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   /** Used by callers for drain() after a cancel, and as the ping timeout. */
   drainTimeoutMs: number;
+  /** A connection whose server owes an answer and sends nothing for this long is failed (0 or absent: never). */
+  receiveTimeoutMs?: number;
   limits?: Limits;
   /** TLS towards the backend (backend_tls); absent or null: plain TCP. */
   tls?: BackendTlsOptions | null;
@@ -343,6 +345,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       database,
       revision,
       connectTimeoutMs: this.opts.connectTimeoutMs,
+      receiveTimeoutMs: this.opts.receiveTimeoutMs,
       limits: this.opts.limits,
       verifyChecksums: this.opts.verifyChecksums,
       tls: this.opts.tls,

@@ -35,8 +35,12 @@ export interface ClickHouseConfigInput {
 /** PEM files of the server's TLS identity (Poco's `openSSL.server` section, also used by the HTTPS port). */
 export interface ClickHouseTlsInput {
   readonly tcpSecurePort: number;
+  /** The HTTPS port (`https_port`), served with the same certificate; absent: none. */
+  readonly httpsPort?: number;
   readonly certificateFile: string;
   readonly privateKeyFile: string;
+  /** PEM CA bundle: clients must present a certificate it signed (Poco's `strict` mode); absent: none asked for. */
+  readonly clientCaFile?: string;
 }
 
 const CACHE_BYTES = 64 * 1024 * 1024;
@@ -91,17 +95,23 @@ ${c.extraXml ?? ''}
 }
 
 /**
- * tcp_port_secure with its `<openSSL><server>` section (keys of Debian's 18.16 config.xml, Poco's SSLManager.h):
- * clients are not asked for certificates, the system CA file is not loaded (the test CA is the clients' business),
- * and no dhParamsFile: ECDHE suites need none.
+ * tcp_port_secure (and https_port) with their `<openSSL><server>` section (keys of Debian's 18.16 config.xml, where
+ * both ports sit commented out above one `<server>` section "Used for https server AND secure tcp port"; Poco's
+ * SSLManager.h): clients are not asked for certificates unless `clientCaFile` is given, the system CA file is not
+ * loaded (the test CA is the clients' business), and no dhParamsFile: ECDHE suites need none.
  */
 function renderTlsXml(t: ClickHouseTlsInput): string {
-  return `  <tcp_port_secure>${t.tcpSecurePort}</tcp_port_secure>
+  const https = t.httpsPort === undefined ? '' : `  <https_port>${t.httpsPort}</https_port>\n`;
+  const verify =
+    t.clientCaFile === undefined
+      ? '<verificationMode>none</verificationMode>'
+      : `<verificationMode>strict</verificationMode>\n      <caConfig>${xmlText(t.clientCaFile)}</caConfig>`;
+  return `${https}  <tcp_port_secure>${t.tcpSecurePort}</tcp_port_secure>
   <openSSL>
     <server>
       <certificateFile>${xmlText(t.certificateFile)}</certificateFile>
       <privateKeyFile>${xmlText(t.privateKeyFile)}</privateKeyFile>
-      <verificationMode>none</verificationMode>
+      ${verify}
       <loadDefaultCAFile>false</loadDefaultCAFile>
       <cacheSessions>true</cacheSessions>
       <disableProtocols>sslv2,sslv3</disableProtocols>

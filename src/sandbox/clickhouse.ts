@@ -29,14 +29,20 @@ export interface StartClickHouseOptions {
   /** Raw XML appended inside config.xml's `<yandex>`. */
   readonly extraConfigXml?: string;
   /**
-   * Also serve the secure native port (`tcp_port_secure`) with this PEM certificate and key. The files are read by
-   * the server from where they are (they must outlive it).
+   * Also serve the secure native port (`tcp_port_secure`) and HTTPS (`https_port`) with this PEM certificate and key.
+   * The files are read by the server from where they are (they must outlive it).
    */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    /** Ask clients for a certificate this PEM CA signed (mutual TLS, on both secure ports). */
+    readonly clientCaFile?: string;
+  };
   /** Fixed ports instead of free ones (no retry on a bind race then). */
   readonly tcpPort?: number;
   readonly httpPort?: number;
   readonly tcpSecurePort?: number;
+  readonly httpsPort?: number;
   /** How long to wait for the server to answer. Default 30 s. */
   readonly startTimeoutMs?: number;
   /** Keep the temp dir after stop() (for debugging). Also set by GATEHOUSE_KEEP_SANDBOX=1. */
@@ -50,6 +56,8 @@ export interface ClickHouseServer {
   readonly httpPort: number;
   /** The secure native port (null: started without `tls`). */
   readonly tcpSecurePort: number | null;
+  /** The HTTPS port (`https_port`; null: started without `tls`). */
+  readonly httpsPort: number | null;
   readonly dir: string;
   /** Pid of the current server process (changes on restart). */
   readonly pid: number;
@@ -97,6 +105,7 @@ class ClickHouseProcess implements ClickHouseServer {
     public tcpPort: number,
     public httpPort: number,
     public tcpSecurePort: number | null,
+    public httpsPort: number | null,
     private readonly opts: StartClickHouseOptions,
   ) {
     this.logFile = path.join(dir, 'log', 'server.log');
@@ -127,7 +136,13 @@ class ClickHouseProcess implements ClickHouseServer {
         logLevel: this.opts.logLevel ?? 'warning',
         tls:
           this.opts.tls && this.tcpSecurePort !== null
-            ? { tcpSecurePort: this.tcpSecurePort, certificateFile: this.opts.tls.certFile, privateKeyFile: this.opts.tls.keyFile }
+            ? {
+                tcpSecurePort: this.tcpSecurePort,
+                ...(this.httpsPort !== null ? { httpsPort: this.httpsPort } : {}),
+                certificateFile: this.opts.tls.certFile,
+                privateKeyFile: this.opts.tls.keyFile,
+                ...(this.opts.tls.clientCaFile !== undefined ? { clientCaFile: this.opts.tls.clientCaFile } : {}),
+              }
             : undefined,
         extraXml: this.opts.extraConfigXml,
       }),
@@ -158,12 +173,14 @@ class ClickHouseProcess implements ClickHouseServer {
           /Address already in use|Net Exception: Address/i.test(log),
         );
       }
-      // A server whose SSL set-up failed still starts, without the secure port (it logs why): wait for that port too.
-      const secureUp = this.tcpSecurePort === null || (await canConnect(this.tcpSecurePort, 500));
+      // A server whose SSL set-up failed still starts, without the secure ports (it logs why): wait for them too.
+      const secureUp =
+        (this.tcpSecurePort === null || (await canConnect(this.tcpSecurePort, 500))) &&
+        (this.httpsPort === null || (await canConnect(this.httpsPort, 500)));
       if ((await httpPing(this.httpPort, 500)) && (await canConnect(this.tcpPort, 500)) && secureUp) return;
       if (Date.now() > deadline) {
         await proc.terminate('SIGKILL');
-        const ports = [this.tcpPort, this.httpPort, ...(this.tcpSecurePort === null ? [] : [this.tcpSecurePort])].join('/');
+        const ports = [this.tcpPort, this.httpPort, this.tcpSecurePort, this.httpsPort].filter((p) => p !== null).join('/');
         throw new StartError(
           `clickhouse-server '${this.name}' did not answer on ports ${ports} in time:\n` +
             tail(this.errorLogFile),
@@ -201,13 +218,14 @@ export async function startClickHouse(opts: StartClickHouseOptions = {}): Promis
     );
   }
   const name = opts.name ?? 'clickhouse';
-  for (const f of opts.tls ? [opts.tls.certFile, opts.tls.keyFile] : []) {
+  for (const f of opts.tls ? [opts.tls.certFile, opts.tls.keyFile, ...(opts.tls.clientCaFile ? [opts.tls.clientCaFile] : [])] : []) {
     if (!fs.existsSync(f)) throw new Error(`clickhouse-server '${name}': TLS file ${f} not found`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gatehouse-ch-${name.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
   fs.mkdirSync(path.join(dir, 'log'));
   fs.writeFileSync(path.join(dir, 'users.xml'), renderUsersXml([{ name: 'default', password: '' }, ...(opts.users ?? [])]));
-  const fixedPorts = opts.tcpPort !== undefined || opts.httpPort !== undefined || opts.tcpSecurePort !== undefined;
+  const fixedPorts =
+    opts.tcpPort !== undefined || opts.httpPort !== undefined || opts.tcpSecurePort !== undefined || opts.httpsPort !== undefined;
   let lastError: unknown;
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
     const server = new ClickHouseProcess(
@@ -216,10 +234,11 @@ export async function startClickHouse(opts: StartClickHouseOptions = {}): Promis
       opts.tcpPort ?? (await freePort()),
       opts.httpPort ?? (await freePort()),
       opts.tls ? (opts.tcpSecurePort ?? (await freePort())) : null,
+      opts.tls ? (opts.httpsPort ?? (await freePort())) : null,
       opts,
     );
     // freePort() may hand out the same port twice
-    if (new Set([server.tcpPort, server.httpPort, server.tcpSecurePort]).size < (opts.tls ? 3 : 2)) continue;
+    if (new Set([server.tcpPort, server.httpPort, server.tcpSecurePort, server.httpsPort]).size < (opts.tls ? 4 : 2)) continue;
     try {
       await server.launch();
       return server;

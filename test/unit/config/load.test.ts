@@ -79,6 +79,7 @@ describe('defaults', () => {
         idle_check_ms: 30000,
         idle_timeout_ms: 300000,
         drain_timeout_ms: 5000,
+        receive_timeout_ms: 300000,
       },
       streaming: { result_buffering: 'stream', buffer_max_bytes: 67108864, max_pending_client_bytes: 8388608, verify_checksums: false, max_paused_ms: 300000 },
       cache: CACHE_DEFAULTS,
@@ -86,7 +87,7 @@ describe('defaults', () => {
       log_level: 'info',
       backend_tls: { enabled: false, insecure_skip_verify: false },
       allow_insecure_listen: false,
-      connections: {},
+      connections: { idle_timeout_ms: 3600000, receive_timeout_ms: 300000 },
       login_limit: { max_failures: 5, window_ms: 60000, block_ms: 60000 },
       lifecycle: { workers: 'auto', shutdown_timeout_ms: 30000 },
     };
@@ -171,6 +172,7 @@ describe('a full file', () => {
         idle_check_ms: 0,
         idle_timeout_ms: 60000,
         drain_timeout_ms: 250,
+        receive_timeout_ms: 300000,
       },
       streaming: { result_buffering: 'buffer', buffer_max_bytes: 1048576, max_pending_client_bytes: 65536, verify_checksums: true, max_paused_ms: 120000 },
       cache: {
@@ -206,7 +208,7 @@ describe('a full file', () => {
         insecure_skip_verify: false,
       },
       allow_insecure_listen: false,
-      connections: { max: 2000 },
+      connections: { max: 2000, idle_timeout_ms: 3600000, receive_timeout_ms: 300000 },
       login_limit: { max_failures: 3, window_ms: 30000, block_ms: 120000 },
       lifecycle: { workers: 'auto', shutdown_timeout_ms: 20000 },
     });
