@@ -148,7 +148,8 @@ export class QueryRun {
     // No resume() here: packets held back by a pause must go to drain(), which resumes itself.
     if (!this.cancelled) conn.sendCancel();
     conn.drain(this.opts.drainTimeoutMs).then(
-      (inSync) => this.hooks.onDone({ reusable: inSync && !conn.broken && !this.hooks.clientDataOpen() }),
+      // Drained to an Exception: pinged before reuse, as after any query that failed (finish()).
+      (inSync) => this.hooks.onDone({ reusable: inSync && !conn.broken && !this.hooks.clientDataOpen(), verify: conn.endedInException }),
       () => this.hooks.onDone({ reusable: false }),
     );
   }

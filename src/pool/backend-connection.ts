@@ -76,6 +76,8 @@ export class BackendConnection {
   private info: ServerInfo | null = null;
   private pending: PendingOp | null = null;
   private queryOpen = false;
+  /** The last query's exchange ended with an Exception (its connection's state is then in doubt). */
+  private lastEndedInException = false;
   private isPaused = false;
   /** Packets framed from a chunk but not yet delivered because pause() was called meanwhile. */
   private backlog: FramedPacket[] = [];
@@ -174,6 +176,15 @@ export class BackendConnection {
   /** Between beginQuery() and the query's EndOfStream or Exception. */
   get inQuery(): boolean {
     return this.queryOpen;
+  }
+
+  /**
+   * The last query ended with an Exception rather than EndOfStream. After some of them the server has not read all
+   * that was sent (18.16 fails a Query whose client info it cannot parse half-way through the packet, then reads the
+   * rest, the client's empty Data block and a Cancel as new packets): such a connection is checked before reuse.
+   */
+  get endedInException(): boolean {
+    return this.lastEndedInException;
   }
 
   /** The socket is paused by pause(). */
@@ -448,13 +459,17 @@ export class BackendConnection {
       case 'drain':
         if (endsExchange(p.code)) {
           this.queryOpen = false;
+          this.lastEndedInException = p.code === ServerCode.Exception;
           this.finishOp(null);
         }
         return;
       case 'ready': {
         const handler = this.onPacket;
         if (!handler) return this.unexpected(p, 'on an idle connection');
-        if (endsExchange(p.code)) this.queryOpen = false;
+        if (endsExchange(p.code)) {
+          this.queryOpen = false;
+          this.lastEndedInException = p.code === ServerCode.Exception;
+        }
         handler(p);
         return;
       }
