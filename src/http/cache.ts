@@ -55,7 +55,7 @@ export function httpCacheRead(i: HttpCacheInput): HttpCacheRead | null {
     revision: 0,
     settings: [],
     ttlSeconds: cfg.ttlSeconds,
-    softTtlSeconds: null,
+    softTtlSeconds: cfg.softTtlSeconds,
     rule: cfg.rule,
   });
   if (!d.cache) return bypass(d.reason);
@@ -70,12 +70,20 @@ export function httpCacheRead(i: HttpCacheInput): HttpCacheRead | null {
   return { cfg, key, plan: { ...d.plan, key } };
 }
 
-/** Answers a request from a cached response. */
-export function replyFromCache(res: ServerResponse, entry: Entry, queryId: string): number {
+/** The value of X-Cache-Status, the finer word beside X-Cache (which stays HIT or MISS). */
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'COALESCED';
+
+/**
+ * Answers a request from a cached response: the stored body with its kept headers, `X-Cache: HIT` and `X-Cache-Status`
+ * (HIT; STALE past the soft TTL; COALESCED when the request waited for another execution of the same query). Returns
+ * the body's size.
+ */
+export function replyFromCache(res: ServerResponse, entry: Entry, queryId: string, status: CacheStatus = 'HIT'): number {
   const { headers, body } = readHttpEntry(entry);
-  const out: Record<string, string> = { 'X-Cache': 'HIT', 'Content-Length': String(body.length) };
-  for (const [name, value] of headers) out[name] = value;
-  if (queryId !== '' && isHeaderValue(queryId)) out['X-ClickHouse-Query-Id'] = queryId;
+  const out: string[] = [];
+  for (const [name, value] of headers) out.push(name, value);
+  out.push('X-Cache', 'HIT', 'X-Cache-Status', status, 'Content-Length', String(body.length));
+  if (queryId !== '' && isHeaderValue(queryId)) out.push('X-ClickHouse-Query-Id', queryId);
   res.writeHead(200, out);
   res.end(body);
   return body.length;
@@ -104,6 +112,11 @@ export class HttpRecorder {
     return this.gaveUp;
   }
 
+  /** The chunks kept so far (empty once given up): what a client joining a shared answer late gets first. */
+  get recorded(): readonly Buffer[] {
+    return this.chunks;
+  }
+
   /** The entry for a complete 200 response, or null (over the cap, or ending with an exception). */
   finish(header: (name: string) => string | undefined, tables: readonly string[], ttlMs: number): Entry | null {
     if (this.gaveUp) return null;
@@ -116,6 +129,15 @@ export class HttpRecorder {
     }
     return makeHttpEntry({ headers: kept, body: this.chunks, tables, ttlMs });
   }
+}
+
+/**
+ * The body of a cacheable request as the proxy holds it (it holds the whole SQL, so the body is that or nothing): sent
+ * again by a retry, by a flight after its leader left, and by a background refresh with no client attached.
+ */
+export function heldBody(method: 'GET' | 'POST', bodyHead: { head: Buffer; ended: boolean } | null): Buffer | undefined {
+  if (method === 'GET') return undefined;
+  return bodyHead?.ended ? bodyHead.head : Buffer.alloc(0);
 }
 
 /** The whole SQL text of a request, when the proxy holds it: a GET, a POST with the query in the URL and no body. */

@@ -7,10 +7,24 @@
  *
  * Backpressure: onData returns what `res.write` returns; false pauses the backend connection until `res` drains.
  */
-import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { HOP_BY_HOP } from './outbound';
 
+/**
+ * Where an answer is written: the client's ServerResponse, or a flight that fans one answer out to several clients
+ * (flight.ts). The subset of ServerResponse the exchange uses.
+ */
+export interface ExchangeTarget {
+  cork(): void;
+  uncork(): void;
+  readonly writableCorked: number;
+  /** Status and headers as a flat name, value list. */
+  writeHead(statusCode: number, headers: string[]): unknown;
+  /** False: stop until 'drain'. */
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  end(): unknown;
+}
 
 export interface ExchangeOptions {
   /** Each body chunk as it passes to the client (byte counts, the cache's recorder). */
@@ -60,7 +74,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
   private rejectFinished!: (e: Error) => void;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: ExchangeTarget,
     private readonly o: ExchangeOptions,
   ) {
     this.answered = new Promise((resolve, reject) => {
@@ -165,7 +179,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
   }
 }
 
-function uncorkResponse(res: ServerResponse): void {
+function uncorkResponse(res: ExchangeTarget): void {
   // end() uncorks fully; uncorking again is then a no-op.
   if (res.writableCorked > 0) res.uncork();
 }

@@ -1,7 +1,8 @@
 /**
  * One HTTP request to ClickHouse's `/` handler, through the proxy: login, classification of the statement head,
- * planning, the user's query limits, a backend by route, then the request and the response streamed through
- * (piped: backpressure both ways, nothing held whole). A client that goes away aborts the backend request.
+ * planning, the result cache for cacheable reads (cache-flight.ts), the user's query limits, a backend by route, then
+ * the request and the response streamed through (backpressure both ways, nothing held whole). A client that goes away
+ * aborts the backend request.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,19 +11,18 @@ import type { Dispatcher } from 'undici';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
 import { isLimitRefusal } from '../frontend/user-limits';
 import type { QueryInfo, SessionDeps } from '../frontend/session-types';
-import type { Route } from '../frontend/targets';
-import type { BackendTarget } from '../pool';
 import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
-import { BackendTlsError, type BackendPools } from './backend-pools';
+import type { BackendPools } from './backend-pools';
+import { send } from './backend-send';
+import { serveCacheable, type BackendCall, type HttpFlights } from './cache-flight';
 import { sendError } from './errors';
 import { httpLogin } from './login';
 import { outboundRequest } from './outbound';
-import { Exchange, type ExchangeOptions } from './exchange';
 import { RequestAbort } from './request-abort';
 import { killInBackground } from './query-kill';
 import { planHttpQuery } from './plan';
 import { parseRequest, type HttpQueryRequest } from './request';
-import { HttpRecorder, httpCacheRead, replyFromCache, wholeSql } from './cache';
+import { HttpRecorder, heldBody, httpCacheRead, wholeSql } from './cache';
 import { writtenTables } from '../frontend/cache-policy';
 
 export interface HandlerContext {
@@ -33,10 +33,9 @@ export interface HandlerContext {
   /** KILL QUERY on the backend when the proxy cuts a request whose query may still run there (query-kill.ts). */
   killOnClientClose: boolean;
   killTimeoutMs: number;
+  /** The result cache's shared runs in progress on this port, by key (single-flight, refreshes). */
+  flights: HttpFlights;
 }
-
-/** Called when an abort cut a backend request in flight: the pool, backend and route it went to. */
-type OnCut = (pool: Dispatcher, target: BackendTarget, route: Route, clientGone: boolean) => void;
 
 /** What a query's outcome is counted as. */
 type Outcome = { origin: 'backend' | 'proxy'; code: number } | undefined;
@@ -95,7 +94,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     deps.events.queryDone('local', seconds(started), { origin: 'proxy', code: e.chCode }, info);
     return;
   }
-  // The result cache: a hit is answered here; a miss records the response for the next one.
+  // The result cache (cache-flight.ts): a hit, a shared run of the same query, or a run that others can share.
   let cacheRead = httpCacheRead({
     cfg: deps.cache,
     plan,
@@ -108,35 +107,45 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     params: r.params,
     acceptEncoding: String(req.headers['accept-encoding'] ?? ''),
   });
+  // The proxy must know the query's id to kill it: one of its own when the client sent none (a UUID, as ClickHouse's).
+  const queryId = r.queryId !== '' ? r.queryId : ctx.killOnClientClose ? randomUUID() : '';
+  const timeoutMs = login.user?.queryTimeoutMs ?? 0;
+  /** The backend request, run with query id `id` (the request's own, or a background refresh's). */
+  const callFor = (id: string, body: Dispatcher.DispatchOptions['body']): BackendCall => ({
+    route: plan.route,
+    group: plan.group,
+    timeoutMs,
+    build: (target, route) => {
+      const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
+      const out = outboundRequest({
+        pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
+        defaultDatabase: r.database ? '' : login.user?.database ?? '', queryId: id === r.queryId ? '' : id,
+      });
+      return { method: r.method, path: out.path, headers: out.headers, body };
+    },
+    onCut: ctx.killOnClientClose
+      ? (pool, target, route, clientGone) => {
+          const credentials = login.user ? deps.router.identity(route, r.credentials, login.user) : r.credentials;
+          killInBackground({ pool, queryId: id, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, log: deps.log });
+        }
+      : null,
+  });
   if (cacheRead) {
-    const cache = cacheRead.cfg.cache;
-    const got = await cache.get(cacheRead.key);
-    if (got !== null && 'bypass' in got) {
-      cache.events.bypass(got.bypass);
-      cacheRead = null;
-    } else if (got !== null) {
-      cache.events.hit();
-      deps.events.query('local', info.kind, info);
-      const n = replyFromCache(res, got, r.queryId);
-      deps.events.bytes(n, 0);
-      deps.events.queryDone('local', seconds(started), undefined, info);
-      return;
-    } else cache.events.miss();
+    const held = heldBody(r.method, head);
+    const path = await serveCacheable({
+      ctx, res, read: cacheRead, clientQueryId: r.queryId, queryId, callFor: (id) => callFor(id, held), limiter: login.limiter, info,
+      bodyBytes: held?.length ?? 0,
+    });
+    if (path === 'answered') return;
+    // 'run': a shared run gave this request nothing, it runs alone (recorded as a miss); 'bypass': the store failed.
+    if (path === 'bypass') cacheRead = null;
   }
   const mark = cacheRead ? await cacheRead.cfg.cache.markFor(cacheRead.plan.tables) : null;
   if (cacheRead && mark === null) cacheRead = null;
   const recorder = cacheRead ? new HttpRecorder(cacheRead.cfg.cache.maxEntryBytes) : null;
   // A write's response ends only after the cache entries of what it wrote are invalidated (as on the native port).
   const invalidating = deps.cache && (plan.cls.kind === 'write' || plan.cls.kind === 'unknown') ? deps.cache.cache : null;
-  // The proxy must know the query's id to kill it: one of its own when the client sent none (a UUID, as ClickHouse's).
-  const queryId = r.queryId !== '' ? r.queryId : ctx.killOnClientClose ? randomUUID() : '';
   info.queryId = queryId;
-  const onCut: OnCut | null = ctx.killOnClientClose
-    ? (pool, target, route, clientGone) => {
-        const credentials = login.user ? deps.router.identity(route, r.credentials, login.user) : r.credentials;
-        killInBackground({ pool, queryId, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, log: deps.log });
-      }
-    : null;
   deps.events.query(plan.route, info.kind, info);
   let outcome: Outcome;
   let release: (() => void) | null = null;
@@ -154,7 +163,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     const body: Dispatcher.DispatchOptions['body'] =
       r.method === 'GET' ? undefined : replayable ? head!.head : Readable.from(counted(head ? bodyWithHead(head, req) : req, (n) => (toBackend += n)), { objectMode: false });
     if (replayable && head) toBackend = head.head.length;
-    const timeoutMs = login.user?.queryTimeoutMs ?? 0;
+    const call = callFor(queryId, body);
     let timedOut = false;
     const timer = timeoutMs > 0 ? setTimeout(() => ((timedOut = true), abort.abort()), timeoutMs) : null;
     try {
@@ -164,17 +173,10 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
           recorder?.add(chunk);
         },
         holdEnd: invalidating !== null,
-        okHeaders: recorder ? ['X-Cache', 'MISS'] : [],
+        okHeaders: recorder ? ['X-Cache', 'MISS', 'X-Cache-Status', 'MISS'] : [],
         queryId,
       };
-      const sent = await send(ctx, plan.route, plan.group, replayable, abort, onCut, options, res, (target, route) => {
-        const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
-        const out = outboundRequest({
-          pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
-          defaultDatabase: r.database ? '' : login.user?.database ?? '', queryId: queryId === r.queryId ? '' : queryId,
-        });
-        return { method: r.method, path: out.path, headers: out.headers, body };
-      });
+      const sent = await send(ctx, plan.route, plan.group, replayable, abort, call.onCut, options, res, call.build);
       try {
         const answer = await sent.exchange.answered;
         await sent.exchange.finished;
@@ -216,56 +218,6 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     release?.();
     deps.events.bytes(toClient, toBackend);
     deps.events.queryDone(plan.route, seconds(started), outcome, info);
-  }
-}
-
-interface Sent {
-  exchange: Exchange;
-  /** The balancer's outstanding count for the backend goes down. */
-  done(): void;
-}
-
-/**
- * Sends the request to a backend of the route; resolves once the backend answered (its headers are on their way to
- * the client). A backend that cannot be reached is reported to health checks; a read whose body can be sent again
- * then tries another reader (routing.retries), as on the native port.
- */
-async function send(
-  ctx: HandlerContext,
-  route: Route,
-  group: string,
-  replayable: boolean,
-  abort: RequestAbort,
-  onCut: OnCut | null,
-  options: ExchangeOptions,
-  res: ServerResponse,
-  build: (target: BackendTarget, route: Route) => Dispatcher.DispatchOptions,
-): Promise<Sent> {
-  const { router, health } = ctx.deps;
-  const tried = new Set<string>();
-  let retriesLeft = route === 'reader' && replayable ? ctx.deps.config.routing.retries : 0;
-  for (;;) {
-    const pick = router.pick(route, group, route === 'reader' ? tried : undefined);
-    if ('chCode' in pick) throw pick;
-    tried.add(pick.target.name);
-    router.acquire(group, pick.target);
-    const exchange = new Exchange(res, options);
-    try {
-      const pool = ctx.pools.pool(pick.target);
-      abort.attach(exchange, onCut && ((clientGone) => onCut(pool, pick.target, pick.route, clientGone)));
-      pool.dispatch(build(pick.target, pick.route), exchange);
-      await exchange.answered;
-      health?.reportSuccess(pick.target);
-      return { exchange, done: () => router.release(group, pick.target) };
-    } catch (e) {
-      router.release(group, pick.target);
-      if (abort.aborted) throw e;
-      // The cause's code only (undici's messages may carry the URL), or the TLS handshake's reason.
-      const why = e instanceof BackendTlsError ? e.message : ((e as { code?: string }).code ?? (e instanceof Error ? e.name : 'error'));
-      health?.reportFailure(pick.target, `HTTP request failed: ${why}`);
-      if (retriesLeft-- > 0) continue;
-      throw replyError(ProxyErrorCode.NETWORK_ERROR, `backend ${pick.target.name} (${ctx.pools.secure ? 'HTTPS' : 'HTTP'}) failed: ${why}`);
-    }
   }
 }
 

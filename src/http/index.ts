@@ -2,6 +2,7 @@
 import type { Proxy } from '../frontend';
 import type { BackendTlsOptions } from '../pool';
 import { BackendPools, type BackendPorts } from './backend-pools';
+import { HttpFlights } from './cache-flight';
 import type { HandlerContext } from './handler';
 import { listenHttp, type HttpServer } from './server';
 
@@ -46,9 +47,15 @@ export async function startHttpServer(proxy: Proxy, o: HttpServerOptions): Promi
     tls: o.backendTls,
     onTlsError: (address, reason) => proxy.deps.log('warn', 'http: TLS error on a backend connection after its handshake', { address, reason }),
   });
-  const ctx: HandlerContext = { deps: proxy.deps, pools, maxQueryBytes: o.maxQueryBytes, killOnClientClose: o.killOnClientClose, killTimeoutMs: o.killTimeoutMs };
+  const ctx: HandlerContext = {
+    deps: proxy.deps, pools, maxQueryBytes: o.maxQueryBytes, killOnClientClose: o.killOnClientClose, killTimeoutMs: o.killTimeoutMs,
+    flights: new HttpFlights(),
+  };
   try {
-    const server = await listenHttp(o.host, o.port, ctx, () => pools.close());
+    const server = await listenHttp(o.host, o.port, ctx, () => {
+      ctx.flights.close(); // background refreshes have no client whose leaving would end them
+      return pools.close();
+    });
     return {
       host: server.host,
       port: server.port,

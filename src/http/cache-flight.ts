@@ -1,0 +1,316 @@
+/**
+ * A cacheable HTTP read through the result cache (issue 7, the HTTP counterpart of src/frontend/session-cache.ts):
+ * answered from the store (hit; past the soft TTL a stale hit that starts one background refresh), from the flight
+ * already running for its key (single-flight: it gets that answer live), or by leading a new flight on a backend.
+ *
+ * Across instances sharing Redis, a leader takes the store's lock of the key first; when another instance holds it,
+ * the leader (and the clients that joined its flight here) wait for that instance's entry for at most
+ * `cache.lock_timeout_ms`, then run the query themselves if none came (the producer failed, gave up on an answer too
+ * large to store, or went away).
+ *
+ * Whatever happens to a shared run, a client that got nothing from it runs its own query: single-flight never makes an
+ * error of its own.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { StoreLock, StoreMark } from '../cache';
+import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
+import { failureReason, type ResultCache } from '../frontend/result-cache';
+import type { QueryInfo } from '../frontend/session-types';
+import type { Route } from '../frontend/targets';
+import { isLimitRefusal, type UserLimiter } from '../frontend/user-limits';
+import type { BackendTarget } from '../pool';
+import { send, type OnCut } from './backend-send';
+import { replyFromCache, type HttpCacheRead } from './cache';
+import { sendError } from './errors';
+import type { AnswerHead } from './exchange';
+import { HttpFlight } from './flight';
+import type { HandlerContext } from './handler';
+import { RequestAbort } from './request-abort';
+
+/** The flights of this HTTP frontend by cache key: at most one that new requests can join per key. */
+export class HttpFlights {
+  private readonly byKey = new Map<string, HttpFlight>();
+
+  /** The flight of `key`, joinable or not (a refresh is not started while one runs). */
+  get(key: string): HttpFlight | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Makes `f` the flight of its key (replacing one nobody can join any more). */
+  add(f: HttpFlight): void {
+    this.byKey.set(f.key, f);
+  }
+
+  /** Forgets `f` once its answer is stored (or was not storable). */
+  remove(f: HttpFlight): void {
+    if (this.byKey.get(f.key) === f) this.byKey.delete(f.key);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The server is closing: background refreshes (no client whose leaving would end them) are cut. */
+  close(): void {
+    for (const f of this.byKey.values()) if (f.background) f.abort(false);
+  }
+}
+
+/** How a request reaches a backend: built by the handler for the id the query runs with. */
+export interface BackendCall {
+  route: Route;
+  group: string;
+  /** The user's query_timeout_ms (0: none); it applies to a shared run as a whole. */
+  timeoutMs: number;
+  build(target: BackendTarget, route: Route): Dispatcher.DispatchOptions;
+  /** KILL QUERY for a request cut while its query may run on (http.kill_on_client_close), or null. */
+  onCut: OnCut | null;
+}
+
+/** A cacheable read as the handler hands it over. */
+export interface CacheableRequest {
+  ctx: HandlerContext;
+  res: ServerResponse;
+  read: HttpCacheRead;
+  /** The client's query_id ('' when none): echoed by answers that ran no query of their own. */
+  clientQueryId: string;
+  /** The id the query runs with when this request leads (the client's, or one the proxy chose). */
+  queryId: string;
+  /** The backend request for a query id: the request's own, or a background refresh's (a fresh id, same route). */
+  callFor(queryId: string): BackendCall;
+  limiter: UserLimiter | null;
+  info: QueryInfo;
+  /** Bytes of the body sent to the backend when it leads. */
+  bodyBytes: number;
+}
+
+/**
+ * What became of the request: `answered` (by the cache, a shared run, or its own run as a flight's leader), `run`
+ * (a shared run gave it nothing: run it alone, recording for the cache as a miss), `bypass` (the store failed: run it
+ * alone without the cache).
+ */
+export type CachePathResult = 'answered' | 'run' | 'bypass';
+
+type Outcome = { origin: 'backend' | 'proxy'; code: number } | undefined;
+
+const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
+const GONE: Outcome = { origin: 'proxy', code: ProxyErrorCode.NETWORK_ERROR };
+
+export async function serveCacheable(c: CacheableRequest): Promise<CachePathResult> {
+  const { ctx, res, read } = c;
+  const { events } = ctx.deps;
+  const cache = read.cfg.cache;
+  const started = process.hrtime.bigint();
+  const got = await cache.get(read.key);
+  if (got !== null && 'bypass' in got) {
+    cache.events.bypass(got.bypass);
+    return 'bypass';
+  }
+  if (got !== null) {
+    cache.events.hit();
+    const softTtlMs = read.plan.softTtlMs;
+    const stale = softTtlMs !== null && Date.now() - got.createdAt >= softTtlMs;
+    if (stale) {
+      cache.events.staleServed();
+      refresh(c);
+    }
+    events.query('local', c.info.kind, c.info);
+    events.bytes(replyFromCache(res, got, c.clientQueryId, stale ? 'STALE' : 'HIT'), 0);
+    events.queryDone('local', seconds(started), undefined, c.info);
+    return 'answered';
+  }
+  cache.events.miss();
+  const running = ctx.flights.get(read.key);
+  if (running?.joinable) {
+    cache.events.singleflightWait('process');
+    const out = await running.join(res, c.clientQueryId).done;
+    if (out.kind === 'unanswered') return 'run';
+    events.query('local', c.info.kind, c.info);
+    events.bytes(out.bytes, 0);
+    const outcome: Outcome = out.kind === 'answered' ? undefined : out.kind === 'gone' ? GONE : { origin: 'proxy', code: toReplyError(out.error).chCode };
+    events.queryDone('local', seconds(started), outcome, c.info);
+    return 'answered';
+  }
+  await lead(c, started);
+  return 'answered';
+}
+
+/** Runs the query as a new flight that later requests for the same key join. */
+async function lead(c: CacheableRequest, started: bigint): Promise<void> {
+  const { ctx, res, read } = c;
+  const cache = read.cfg.cache;
+  const flight = newFlight(c, false);
+  ctx.flights.add(flight);
+  const sub = flight.join(res, c.queryId, true, c.clientQueryId);
+  if (flight.clients === 0) flight.abort(true); // its client left before it joined: nobody to run it for
+  const call = c.callFor(c.queryId);
+  const abort = new RequestAbort(res); // only for a wait in the user's queue: the flight itself outlives its leader
+  let release: (() => void) | null = null;
+  let answer: AnswerHead | null = null;
+  let route: Route | 'local' = call.route;
+  try {
+    if (c.limiter) {
+      const a = await c.limiter.admit(abort.signal());
+      if (isLimitRefusal(a)) throw replyError(a.chCode, a.message);
+      release = a;
+    }
+    if (flight.aborted) throw replyError(ProxyErrorCode.NETWORK_ERROR, 'the client closed the connection'); // nobody left
+    const prepared = await prepare(ctx, cache, flight, read);
+    if (prepared === 'served') {
+      route = 'local';
+      ctx.flights.remove(flight);
+    } else answer = await runFlight(ctx, cache, flight, call, prepared);
+  } catch (e) {
+    // Refused or left before the run: the clients that joined meanwhile run the query themselves.
+    flight.fail(e);
+    ctx.flights.remove(flight);
+  } finally {
+    abort.dispose();
+    release?.();
+  }
+  const out = await sub.done;
+  let outcome: Outcome;
+  let bytes = 0;
+  if (out.kind === 'answered') {
+    bytes = out.bytes;
+    outcome = out.status >= 400 ? { origin: 'backend', code: answer?.exceptionCode ?? 0 } : undefined;
+  } else if (out.kind === 'unanswered') {
+    outcome = res.destroyed ? GONE : { origin: 'proxy', code: sendError(res, out.error).chCode };
+  } else if (out.kind === 'cut') {
+    bytes = out.bytes;
+    outcome = { origin: 'proxy', code: toReplyError(out.error).chCode };
+  } else {
+    bytes = out.bytes;
+    outcome = GONE;
+  }
+  const info = route === 'local' ? c.info : { ...c.info, queryId: c.queryId };
+  ctx.deps.events.query(route, info.kind, info);
+  ctx.deps.events.bytes(bytes, route === 'local' ? 0 : c.bodyBytes);
+  ctx.deps.events.queryDone(route, seconds(started), outcome, info);
+}
+
+function newFlight(c: CacheableRequest, background: boolean): HttpFlight {
+  const { plan, key } = c.read;
+  return new HttpFlight({
+    key,
+    maxEntryBytes: c.read.cfg.cache.maxEntryBytes,
+    tables: plan.tables,
+    ttlMs: plan.ttlMs,
+    maxPausedMs: c.ctx.deps.config.maxPausedMs,
+    background,
+  });
+}
+
+interface Lead {
+  /** Taken before the backend reads anything (null: the store failed, nothing is stored). */
+  mark: StoreMark | null;
+  /** The cross-instance lock, held until the entry is stored (null: none). */
+  lock: StoreLock | null;
+}
+
+/**
+ * Before a leader's backend request: the invalidation mark, then the cross-instance lock. When another instance holds
+ * the lock, waits for its entry and serves it to the flight's clients ('served'); when none comes, runs unlocked.
+ */
+async function prepare(ctx: HandlerContext, cache: ResultCache, flight: HttpFlight, read: HttpCacheRead): Promise<Lead | 'served'> {
+  try {
+    const mark = await cache.store.mark(read.plan.tables);
+    const lock = await cache.store.lock(read.key, cache.lockTimeoutMs);
+    if (lock !== null) return { mark, lock };
+    cache.events.singleflightWait('cluster');
+    const entry = await cache.store.waitForEntry(read.key, cache.lockTimeoutMs);
+    if (entry !== null) {
+      flight.serveEntry(entry);
+      return 'served';
+    }
+    // The other instance stored nothing (failed, too large) or is gone: run it here, with a new mark.
+    return { mark: await cache.store.mark(read.plan.tables), lock: null };
+  } catch (e) {
+    storeFailed(ctx, cache, 'prepare', e);
+    return { mark: null, lock: null };
+  }
+}
+
+/**
+ * The flight's backend request, then its entry stored and the lock freed (in that order: another instance waiting on
+ * the lock finds the entry). Resolves with the answer's head (null when the run failed); never rejects.
+ */
+async function runFlight(ctx: HandlerContext, cache: ResultCache, flight: HttpFlight, call: BackendCall, lead: Lead): Promise<AnswerHead | null> {
+  let answer: AnswerHead | null = null;
+  try {
+    if (flight.aborted) flight.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'every client of the shared query left'));
+    else {
+      let timedOut = false;
+      const timer = call.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), flight.abort(false)), call.timeoutMs) : null;
+      try {
+        const options = { onChunk: noop, holdEnd: false, okHeaders: [], queryId: '' };
+        const sent = await send(ctx, call.route, call.group, true, flight, call.onCut, options, flight, call.build);
+        try {
+          answer = await sent.exchange.answered;
+          await sent.exchange.finished;
+        } finally {
+          sent.done();
+        }
+      } catch (e) {
+        flight.fail(
+          timedOut ? replyError(ProxyErrorCode.TIMEOUT_EXCEEDED, `query exceeded the user's query_timeout_ms (${call.timeoutMs} ms) and was cancelled`) : e,
+        );
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    }
+    if (flight.overCap) cache.events.bypass('too_large');
+    const entry = flight.entry;
+    if (entry !== null && lead.mark !== null) {
+      try {
+        if (await cache.store.set(flight.key, entry, lead.mark)) cache.events.stored();
+        else cache.events.bypass('not_stored'); // a table it read was invalidated while it ran
+      } catch (e) {
+        storeFailed(ctx, cache, 'set', e);
+      }
+    }
+  } finally {
+    if (lead.lock !== null) await lead.lock.release().catch((e: unknown) => storeFailed(ctx, null, 'unlock', e));
+    ctx.flights.remove(flight);
+  }
+  return answer;
+}
+
+/**
+ * Stale-while-revalidate: one background run of the query refreshes the entry, as the proxy (the route and backend
+ * identity the request would use, no client, no slot of the user's limits; its query_timeout_ms applies). Not started
+ * while a run of the key is in progress here, nor when another instance holds the key's lock (it is refreshing it).
+ */
+function refresh(c: CacheableRequest): void {
+  const { ctx, read } = c;
+  if (ctx.flights.get(read.key) !== undefined) return;
+  const cache = read.cfg.cache;
+  const flight = newFlight(c, true);
+  ctx.flights.add(flight);
+  void (async () => {
+    let lead: Lead;
+    try {
+      lead = { mark: await cache.store.mark(read.plan.tables), lock: await cache.store.lock(read.key, cache.lockTimeoutMs) };
+    } catch (e) {
+      storeFailed(ctx, cache, 'refresh', e);
+      lead = { mark: null, lock: null };
+    }
+    if (lead.mark === null || lead.lock === null) {
+      // Another instance runs it (or the store is down): no refresh here. Misses that joined run on their own.
+      flight.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'refresh not started'));
+      ctx.flights.remove(flight);
+      return;
+    }
+    cache.events.refresh();
+    await runFlight(ctx, cache, flight, c.callFor(randomUUID()), lead);
+  })();
+}
+
+function storeFailed(ctx: HandlerContext, cache: ResultCache | null, op: string, e: unknown): void {
+  if (cache) cache.events.bypass(failureReason(e));
+  ctx.deps.log('debug', 'cache store call failed; the query bypasses the cache', { op, error: (e as Error).message });
+}
+
+function noop(): void {}
