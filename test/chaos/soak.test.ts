@@ -3,7 +3,7 @@
  * (a small set of queries: mostly hits), uncached reads (`no_cache` hint), INSERTs to the writer, and reconnects
  * (every loop reconnects now and then, and some operations use a connection of their own). The proxy's RSS is
  * sampled every few seconds. After a warm-up of 20 % of the run: the least-squares slope of RSS is under 1 MB/min,
- * no operation failed, and latency is stable (the last minute's p99 within 3× of the first post-warm-up minute's).
+ * no operation failed, and latency is stable (the p99 of the run's last fifth within 3× of the first post-warm-up fifth's; a fifth is at least a minute).
  * Short scale: 110 s of load (the file stays within 2 minutes inside `npm test`); long: 30 minutes. GATEHOUSE_SOAK_SECONDS overrides either (to check
  * the slope logic on a shorter long run).
  */
@@ -176,8 +176,8 @@ it(`${RUN_MS / 1000} s of mixed load: flat RSS after warm-up, no errors, stable 
   const slopeMbPerMin = slope(warm);
   const errors = ops.filter((o) => o.error !== undefined);
   // Latency per minute of the run (the last one may be partial), and the two windows the assertion compares: the
-  // first minute after the warm-up and the run's last minute (they overlap when the run is shorter than
-  // warm-up + 2 minutes, as the 2-minute run is).
+  // first stretch after the warm-up and the run's last one (they overlap when the run is shorter than warm-up +
+  // 2 minutes, as the 2-minute run is).
   const window = (from: number, to: number) => ops.filter((o) => o.at >= from && o.at < to).map((o) => o.ms);
   const minutes = [];
   for (let m = 0; m * 60_000 < RUN_MS; m++) {
@@ -185,8 +185,12 @@ it(`${RUN_MS / 1000} s of mixed load: flat RSS after warm-up, no errors, stable 
     const p99Of = (k: Kind) => percentile(ops.filter((o) => o.kind === k && o.at >= m * 60_000 && o.at < (m + 1) * 60_000).map((o) => o.ms), 99);
     minutes.push({ minute: m + 1, ops: w.length, p50: percentile(w, 50), p99: percentile(w, 99), p99ByKind: { cached: p99Of('cached'), uncached: p99Of('uncached'), insert: p99Of('insert'), fresh: p99Of('fresh') } });
   }
-  const first = window(WARMUP_MS, WARMUP_MS + 60_000);
-  const last = window(RUN_MS - 60_000, RUN_MS);
+  // Windows of a fifth of the post-warm-up run (at least a minute): on a shared 2-core machine single minutes spike
+  // with whatever else runs (a 30-minute run here had minutes from 5 to 42 ms at p99 with flat p50 and throughput), so
+  // one minute against one minute measured the neighbours; drift shows in a fifth of the run as well.
+  const span = Math.max(60_000, (RUN_MS - WARMUP_MS) / 5);
+  const first = window(WARMUP_MS, WARMUP_MS + span);
+  const last = window(RUN_MS - span, RUN_MS);
   const p99First = percentile(first, 99);
   const p99Last = percentile(last, 99);
   const byKind: Record<string, number> = {};
@@ -209,8 +213,9 @@ it(`${RUN_MS / 1000} s of mixed load: flat RSS after warm-up, no errors, stable 
     cacheMb: { max: Math.max(...cacheMb), last: cacheMb[cacheMb.length - 1] },
     adminBytes: { first: adminBytes[0], afterWarmup: adminBytes.find((a) => a.at >= WARMUP_MS), last: adminBytes[adminBytes.length - 1] },
     minutes,
+    windowSeconds: span / 1000,
     p99FirstPostWarmupMs: p99First,
-    p99LastMinuteMs: p99Last,
+    p99LastWindowMs: p99Last,
     poolsIdleAfterMs: pools.tookMs,
   });
 
