@@ -1,4 +1,7 @@
-/** The types a client session works with, shared by its parts (client-session.ts and the files it is split into: query-placement.ts, client-handshake.ts, session-context.ts, …) and by the HTTP frontend. */
+/**
+ * The types a client session works with, shared by its parts (client-session.ts and the files it is split into:
+ * query-placement.ts, client-handshake.ts, session-context.ts, …) and by the HTTP frontend.
+ */
 import type { BackendConnection, BackendTarget, HealthMonitor, Pool, PoolManager } from '../pool';
 import type { ClientQuery, Limits } from '../protocol';
 import type { Classification, CompiledRule } from '../router';
