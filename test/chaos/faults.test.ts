@@ -262,6 +262,34 @@ describe('backends: a reader killed, a reader paused, the writer restarted', () 
     record('faults-reader-paused', { repeat: REPEAT, pausedMs: 2_000, runs, poolsIdleAfterMs: pools.tookMs });
   }, testTimeoutMs(40_000, 600_000));
 
+  test('reader paused (SIGSTOP) for 2 s while idle, with pooled connections to it: every read is answered; back after SIGCONT', async () => {
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) {
+      // Idle pooled connections to the reader exist (min_idle and the read just made).
+      expect((await once(p, 'SELECT name FROM gatehouse_meta.node')).rows[0]).toBe('reader1');
+      process.kill(reader().pid, 'SIGSTOP');
+      const resume = setTimeout(() => process.kill(reader().pid, 'SIGCONT'), 2_000);
+      const during: { node: string; ms: number }[] = [];
+      try {
+        // Sequential reads from the moment of the pause: one may be sent on a pooled connection to the paused reader
+        // before the health checks ban it (it then waits for the SIGCONT); the rest go to the writer.
+        for (let j = 0; j < 5; j++) {
+          const t0 = Date.now();
+          const r = await once(p, 'SELECT name FROM gatehouse_meta.node');
+          during.push({ node: String(r.rows[0] ?? `error ${r.error}`), ms: Date.now() - t0 });
+        }
+      } finally {
+        clearTimeout(resume);
+        process.kill(reader().pid, 'SIGCONT');
+      }
+      const backMs = await readerBack();
+      runs.push({ during, backMs });
+      expect(during.filter((d) => d.node.startsWith('error'))).toEqual([]);
+    }
+    const pools = await recovered(p, pid);
+    record('faults-reader-paused-idle', { repeat: REPEAT, pausedMs: 2_000, runs, poolsIdleAfterMs: pools.tookMs });
+  }, testTimeoutMs(40_000, 600_000));
+
   test('writer restarted mid-INSERT: that client gets an Exception with its code; restarted while idle: writes go on', async () => {
     const runs = [];
     for (let i = 0; i < REPEAT; i++) {
