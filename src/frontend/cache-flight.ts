@@ -20,6 +20,7 @@ import {
 } from '../protocol';
 import type { ClientSink } from './client-sink';
 import { exceptionPacket, ProxyErrorCode, toReplyError } from './error-reply';
+import type { QueryError } from './session-types';
 
 /** Packets a cache entry holds (never Progress, Log, ProfileEvents: they describe one execution). */
 const RECORDED: ReadonlySet<number> = new Set([ServerCode.Data, ServerCode.Totals, ServerCode.Extremes, ServerCode.ProfileInfo]);
@@ -27,7 +28,7 @@ const RECORDED: ReadonlySet<number> = new Set([ServerCode.Data, ServerCode.Total
 const COMPRESSIBLE: ReadonlySet<number> = new Set([ServerCode.Data, ServerCode.Totals, ServerCode.Extremes]);
 
 export interface QueryOutcome {
-  error?: { origin: 'backend' | 'proxy'; code: number };
+  error?: QueryError;
 }
 
 /** A client reading a flight. */

@@ -87,18 +87,18 @@ export class InternalQueries {
     const { conn, pool } = l;
     return new Promise((resolve) => {
       let reply: Buffer[] | null = null;
-      const finish = (result: Buffer[] | Failure, reusable: boolean, verify = false) => {
+      const finish = (result: Buffer[] | Failure, reusable: boolean) => {
         conn.onPacket = null;
         conn.onFailure = null;
-        pool.release(conn, reusable, verify);
+        pool.release(conn, reusable);
         resolve(result);
       };
       conn.onFailure = (err) => finish(Failure.fromError(err), false);
       conn.onPacket = (p: FramedPacket) => {
         if (p.code === ServerCode.Exception) {
           const code = (p.packet as ServerException).exceptions[0]?.code ?? 0;
-          // Reused only after a Ping proves it (see QueryRun.finish).
-          return finish(new Failure(p.chunks, code, 'backend'), true, true);
+          // Reused only after a Ping proves it (Pool.release: BackendConnection.endedInException).
+          return finish(new Failure(p.chunks, code, 'backend'), true);
         }
         if (p.code === until && until !== ServerCode.EndOfStream) return finish(p.chunks, true);
         if (p.code === until) return finish(reply ?? [], true);

@@ -273,14 +273,14 @@ export class QueryPlacement {
           at.retriesLeft--;
           void this.runAttempt(at).then(() => this.host.pump());
         },
-        onDone: ({ reusable, verify, error }) => {
+        onDone: ({ reusable, error }) => {
           if (this.run === run) this.run = null;
           if (flight) {
             // The clients of the flight were ended by it (queryEnded); what is left is the backend's side.
             this.deps.events.bytes(0, run.bytesToBackend);
             router.release(lease.group, lease.target);
             if (error?.origin === 'proxy' && error.code === ProxyErrorCode.NETWORK_ERROR) health?.reportFailure(lease.target, 'connection lost mid-query');
-            lease.pool.release(lease.conn, reusable, verify);
+            lease.pool.release(lease.conn, reusable);
             return;
           }
           this.deps.events.bytes(this.sink.bytesOut - this.bytesReported, run.bytesToBackend);
@@ -291,7 +291,7 @@ export class QueryPlacement {
           if (error?.origin === 'proxy' && error.code === ProxyErrorCode.NETWORK_ERROR) health?.reportFailure(lease.target, 'connection lost mid-query');
           if (route === 'writer' && cls.kind !== 'read') this.lastWriteAt = Date.now();
           this.deps.events.queryDone(route, seconds(at.started), error, this.ctx.qi(q, cls));
-          if (!lease.pinned) lease.pool.release(lease.conn, reusable, verify);
+          if (!lease.pinned) lease.pool.release(lease.conn, reusable);
           else if (this.host.isClosed) this.pinned.release();
           // A backend that went silent was already reported to the client by the run (209): just end the session.
           else if (!reusable) this.pinned.lose(error?.origin === 'proxy' && error.code === ProxyErrorCode.SOCKET_TIMEOUT);

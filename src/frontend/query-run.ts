@@ -1,5 +1,6 @@
 import { BackendTimeoutError, BackendUnavailableError, type BackendConnection, type ProxyError } from '../pool';
 import { ServerCode, type FramedPacket } from '../protocol';
+import type { QueryError } from './session-types';
 
 /**
  * Where a run writes the server's packets: the client's socket (ClientSink), or a cache flight that shares one
@@ -39,7 +40,7 @@ export interface QueryRunHooks {
   /** Whether the client still owes the end of a data phase (an empty Data block). */
   clientDataOpen(): boolean;
   /** The query ended (EndOfStream, Exception, or failure); reusable says whether the backend may be reused. */
-  onDone(result: { reusable: boolean; verify?: boolean; error?: { origin: 'backend' | 'proxy'; code: number } }): void;
+  onDone(result: { reusable: boolean; error?: QueryError }): void;
 }
 
 /**
@@ -148,8 +149,8 @@ export class QueryRun {
     // No resume() here: packets held back by a pause must go to drain(), which resumes itself.
     if (!this.cancelled) conn.sendCancel();
     conn.drain(this.opts.drainTimeoutMs).then(
-      // Drained to an Exception: pinged before reuse, as after any query that failed (finish()).
-      (inSync) => this.hooks.onDone({ reusable: inSync && !conn.broken && !this.hooks.clientDataOpen(), verify: conn.endedInException }),
+      // Drained to an Exception: the pool pings it before reuse, as after any query that failed (Pool.release).
+      (inSync) => this.hooks.onDone({ reusable: inSync && !conn.broken && !this.hooks.clientDataOpen() }),
       () => this.hooks.onDone({ reusable: false }),
     );
   }
@@ -221,19 +222,17 @@ export class QueryRun {
       last.code === ServerCode.Exception
         ? { origin: 'backend' as const, code: (last.packet as { exceptions: { code: number }[] }).exceptions[0]?.code ?? 0 }
         : undefined;
-    // After an Exception the server may close the connection or misread what follows
-    // (18.16 after a syntax error): the pool pings it before lending it again.
-    const verify = error !== undefined;
     if (this.buffered) {
       // Free the backend first, then replay the buffered result to the client.
       const packets = [...this.buffered, last];
       this.buffered = null;
-      this.hooks.onDone({ reusable, verify, error });
+      this.hooks.onDone({ reusable, error });
       for (const p of packets) this.client.write(p.chunks, p);
       return;
     }
     if (forward) this.send(last);
-    this.hooks.onDone({ reusable, verify, error: this.timedOut ? { origin: 'proxy', code: 159 } : error });
+    // After an Exception the pool pings the connection before lending it again (BackendConnection.endedInException).
+    this.hooks.onDone({ reusable, error: this.timedOut ? { origin: 'proxy', code: 159 } : error });
   }
 
   private onBackendFailure(err: ProxyError): void {

@@ -21,9 +21,15 @@ export interface QueryInfo {
   queryId: string;
 }
 
+/** How a failed query is counted: who raised the Exception the client got, and its code. */
+export interface QueryError {
+  origin: 'backend' | 'proxy';
+  code: number;
+}
+
 export interface SessionEvents {
   query(route: Route | 'local', kind: string, info: QueryInfo): void;
-  queryDone(route: Route | 'local', seconds: number, error: { origin: 'backend' | 'proxy'; code: number } | undefined, info: QueryInfo): void;
+  queryDone(route: Route | 'local', seconds: number, error: QueryError | undefined, info: QueryInfo): void;
   pinned(delta: 1 | -1): void;
   clientClosed(): void;
   /** Bytes relayed for a finished query. */
@@ -124,6 +130,7 @@ export function readOnlyAllowed(cls: Classification): boolean {
   return cls.kind === 'read' || cls.session?.type === 'use' || cls.session?.type === 'set';
 }
 
+/** Seconds since `started` (process.hrtime.bigint()). */
 export function seconds(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }

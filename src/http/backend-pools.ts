@@ -5,9 +5,8 @@
  * The ports follow a reload (`reconfigure`); TLS is fixed at start (backend_tls is a restart key).
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
 import { buildConnector, Pool } from 'undici';
-import type { BackendTarget, BackendTlsOptions } from '../pool';
+import { secureContextFor, tlsFailure, type BackendTarget, type BackendTlsOptions } from '../pool';
 
 /** The backends' ports of one scheme: by backend name, else the default. */
 export interface BackendPorts {
@@ -29,17 +28,6 @@ export interface BackendPoolOptions {
    * closed") only: this says why, for the log.
    */
   onTlsError?: (address: string, reason: string) => void;
-}
-
-/**
- * A TLS failure as one readable line with its code, worded as the native pool words it (src/pool/backend-tls.ts,
- * which src/pool does not export): certificate errors have a readable message; OpenSSL's own errors keep the readable
- * part in `reason` ("wrong version number"), their message being OpenSSL's raw error line.
- */
-function tlsFailure(err: NodeJS.ErrnoException & { reason?: unknown }): string {
-  const openssl = err.code?.startsWith('ERR_SSL_') && typeof err.reason === 'string' && err.reason !== '';
-  const text = openssl ? String(err.reason) : err.message.trim();
-  return err.code && !text.includes(err.code) ? `${text} (${err.code})` : text;
 }
 
 /** A backend's TLS handshake failed (bad certificate, wrong name, a plain port): the message says why. */
@@ -108,13 +96,14 @@ export class BackendPools {
 }
 
 /**
- * undici's connector with backend_tls's settings (one secure context: the CA bundle and key are parsed once). A failure
+ * undici's connector with backend_tls's settings (the native pool's cached secure context: the CA bundle and key are
+ * parsed once). A failure
  * after the TCP connection was up and before the handshake finished becomes a BackendTlsError, so that the client
  * reads "TLS handshake failed: …" as on the native port, not a bare OpenSSL code.
  */
 function tlsConnector(o: BackendTlsOptions, timeoutMs: number, onTlsError: (address: string, reason: string) => void): buildConnector.connector {
   const base = buildConnector({
-    secureContext: tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key }),
+    secureContext: secureContextFor(o),
     rejectUnauthorized: o.rejectUnauthorized,
     timeout: timeoutMs,
   });

@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { StoreLock, StoreMark } from '../cache';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
 import { failureReason, type ResultCache } from '../frontend/result-cache';
-import type { QueryInfo } from '../frontend/session-types';
+import { seconds, type QueryError, type QueryInfo } from '../frontend/session-types';
 import type { Route } from '../frontend/targets';
 import { isLimitRefusal, type UserLimiter } from '../frontend/user-limits';
 import type { BackendTarget } from '../pool';
@@ -93,9 +93,8 @@ export interface CacheableRequest {
  */
 export type CachePathResult = 'answered' | 'run' | 'bypass';
 
-type Outcome = { origin: 'backend' | 'proxy'; code: number } | undefined;
+type Outcome = QueryError | undefined;
 
-const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 const GONE: Outcome = { origin: 'proxy', code: ProxyErrorCode.NETWORK_ERROR };
 
 export async function serveCacheable(c: CacheableRequest): Promise<CachePathResult> {

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
 import { isLimitRefusal } from '../frontend/user-limits';
-import type { QueryInfo, SessionDeps } from '../frontend/session-types';
+import { seconds, type QueryError, type QueryInfo, type SessionDeps } from '../frontend/session-types';
 import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
 import type { BackendPools } from './backend-pools';
 import { send } from './backend-send';
@@ -38,20 +38,15 @@ export interface HandlerContext {
 }
 
 /** What a query's outcome is counted as. */
-type Outcome = { origin: 'backend' | 'proxy'; code: number } | undefined;
-
-const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
+type Outcome = QueryError | undefined;
 
 export async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext): Promise<void> {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const pathname = url.startsWith('/') ? (q === -1 ? url : url.slice(0, q)) : new URL(url, 'http://gatehouse').pathname;
-  if (pathname === '/ping') return answerOk(res, false);
   const r = parseRequest(req);
+  if (r.pathname === '/ping') return answerOk(res, false);
   // 18.16 answers a GET of / without a query as a health check.
-  if (pathname === '/' && r.method === 'GET' && r.urlQuery === '') return answerOk(res, true);
+  if (r.pathname === '/' && r.method === 'GET' && r.urlQuery === '') return answerOk(res, true);
   try {
-    await runQuery(req, res, r, pathname, ctx);
+    await runQuery(req, res, r, ctx);
   } catch (e) {
     // Failures before the backend exchange (reading the body head, the cache store); none to answer if the client left.
     if (!req.socket.destroyed) sendError(res, e);
@@ -63,7 +58,7 @@ function answerOk(res: ServerResponse, html: boolean): void {
   res.end('Ok.\n');
 }
 
-async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryRequest, pathname: string, ctx: HandlerContext): Promise<void> {
+async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryRequest, ctx: HandlerContext): Promise<void> {
   const { deps } = ctx;
   const address = req.socket.remoteAddress ?? '';
   const login = httpLogin(r.credentials, deps, address);
@@ -118,7 +113,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     build: (target, route) => {
       const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
       const out = outboundRequest({
-        pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
+        pathname: r.pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
         defaultDatabase: r.database ? '' : login.user?.database ?? '', queryId: id === r.queryId ? '' : id,
       });
       return { method: r.method, path: out.path, headers: out.headers, body };

@@ -12,6 +12,8 @@ export interface Credentials {
 
 export interface HttpQueryRequest {
   method: 'GET' | 'POST';
+  /** The URL's path (`/`, `/ping`, …). */
+  pathname: string;
   /** The URL's parameters in order, as sent (settings, param_*, database, query_id, session_id, …). */
   params: URLSearchParams;
   /** The URL's query string as sent, without '?'. */
@@ -38,7 +40,17 @@ export const CREDENTIAL_HEADERS = ['x-clickhouse-user', 'x-clickhouse-key', 'aut
 export function parseRequest(req: IncomingMessage): HttpQueryRequest {
   const raw = req.url ?? '/';
   // An origin-form target (`/?query=…`) is split by hand: a URL object per request costs more than the rest of this.
-  const search = raw.startsWith('/') ? (raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : '') : new URL(raw, 'http://gatehouse').search.slice(1);
+  let pathname: string;
+  let search: string;
+  if (raw.startsWith('/')) {
+    const q = raw.indexOf('?');
+    pathname = q === -1 ? raw : raw.slice(0, q);
+    search = q === -1 ? '' : raw.slice(q + 1);
+  } else {
+    const url = new URL(raw, 'http://gatehouse');
+    pathname = url.pathname;
+    search = url.search.slice(1);
+  }
   const params = new URLSearchParams(search);
   const header = (name: string): string | undefined => {
     const v = req.headers[name];
@@ -47,6 +59,7 @@ export function parseRequest(req: IncomingMessage): HttpQueryRequest {
   const contentEncoding = (header('content-encoding') ?? '').trim().toLowerCase();
   return {
     method: req.method === 'GET' || req.method === 'HEAD' ? 'GET' : 'POST',
+    pathname,
     params,
     search,
     credentials: credentialsOf(params, header),

@@ -179,9 +179,11 @@ export class BackendConnection {
   }
 
   /**
-   * The last query ended with an Exception rather than EndOfStream. After some of them the server has not read all
-   * that was sent (18.16 fails a Query whose client info it cannot parse half-way through the packet, then reads the
-   * rest, the client's empty Data block and a Cancel as new packets): such a connection is checked before reuse.
+   * The last query ended with an Exception rather than EndOfStream, and no Pong has proved the connection in sync
+   * since. After some Exceptions the server has not read all that was sent (18.16 fails a Query whose client info it
+   * cannot parse half-way through the packet, then reads the rest, the client's empty Data block and a Cancel as new
+   * packets; after a syntax error it reads the trailing empty Data block as a new packet): the pool pings such a
+   * connection before lending it again (Pool.release).
    */
   get endedInException(): boolean {
     return this.lastEndedInException;
@@ -245,6 +247,7 @@ export class BackendConnection {
   beginQuery(compression: boolean): void {
     this.state.compression = compression;
     this.queryOpen = true;
+    this.lastEndedInException = false;
     this.waitingForClient = null;
   }
 
@@ -453,7 +456,10 @@ export class BackendConnection {
       case 'handshake':
         return this.onHandshakePacket(p);
       case 'ping':
-        if (p.code === ServerCode.Pong) return this.finishOp(null);
+        if (p.code === ServerCode.Pong) {
+          this.lastEndedInException = false;
+          return this.finishOp(null);
+        }
         if (p.code === ServerCode.Progress) return;
         return this.unexpected(p, 'while waiting for Pong');
       case 'drain':

@@ -17,7 +17,7 @@ export function tlsFailure(err: NodeJS.ErrnoException & { reason?: unknown }): s
 /** One secure context per options object: the CA bundle and key are parsed once, not on every connect. */
 const secureContexts = new WeakMap<BackendTlsOptions, tls.SecureContext>();
 
-function secureContextFor(o: BackendTlsOptions): tls.SecureContext {
+export function secureContextFor(o: BackendTlsOptions): tls.SecureContext {
   let ctx = secureContexts.get(o);
   if (!ctx) {
     ctx = tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key });

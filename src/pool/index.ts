@@ -27,6 +27,7 @@ export {
   FALLBACK_CORES,
   type PoolManagerOptions,
 } from './pool-manager';
+export { tlsFailure, secureContextFor } from './backend-tls';
 export { runQuery, encodeSimpleQuery, decodeFramedBlock, type QueryResult } from './backend-query';
 export {
   HealthMonitor,

@@ -173,11 +173,10 @@ export class Pool extends EventEmitter<PoolEvents> {
    * destroyed (and a waiter gets a new one). The caller releases as reusable only idle, in-sync
    * connections.
    */
-  release(conn: BackendConnection, reusable: boolean, verify = false): void {
-    if (verify && reusable && !conn.broken && !conn.inQuery && !this.closed) {
+  release(conn: BackendConnection, reusable: boolean): void {
+    if (conn.endedInException && reusable && !conn.broken && !conn.inQuery && !this.closed) {
       // The connection's state after the last query is in doubt (it ended in an Exception:
-      // 18.16 closes the connection after some of them, e.g. a syntax error, when it reads the
-      // client's trailing empty Data block as a new packet). Ping it before anyone gets it.
+      // BackendConnection.endedInException). Ping it before anyone gets it; the Pong clears the doubt.
       if (!this.busy.has(conn)) return;
       conn.onPacket = null;
       conn.onFailure = null;
