@@ -1,4 +1,5 @@
 /** `npm run demo`: the sandbox cluster with Gatehouse in front of it. */
+import { tuneGarbageCollector } from './gc-tuning';
 import { loadConfig } from './config';
 import { describeCluster, startSandboxCluster } from './sandbox';
 import { serve } from './serve';
@@ -23,6 +24,7 @@ export async function startDemo(port: number): Promise<Demo> {
     },
   });
   let running;
+  tuneGarbageCollector();
   try {
     running = await serve(cfg);
   } catch (e) {

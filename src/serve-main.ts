@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig, type FlagValues, type GatehouseConfig } from './config';
 import * as os from 'node:os';
 import { serve, type ReloadResult, type Running } from './serve';
+import { tuneGarbageCollector } from './gc-tuning';
 import { attachWorker, isClusterWorker, runPrimary, workerCount } from './serve-cluster';
 
 function load(flags: FlagValues): GatehouseConfig {
@@ -26,6 +27,7 @@ export async function runServe(flags: FlagValues): Promise<number> {
   const worker = isClusterWorker();
   const count = workerCount(cfg, os.availableParallelism());
   if (!worker && count > 1) return runPrimary(cfg, count, () => load(flags));
+  tuneGarbageCollector();
   let stopSignal: (s: NodeJS.Signals) => void = () => undefined;
   const stopped = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
   process.once('SIGINT', stopSignal);

@@ -3,6 +3,8 @@
  * packet can be forwarded as views of the bytes that arrived (no copy). Chunks are never
  * modified; a view handed out stays valid (style.md §2.4).
  */
+const EMPTY = Buffer.alloc(0);
+
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0;
@@ -38,10 +40,15 @@ export class ByteQueue {
         j++;
       } else break;
     }
-    // Release whole chunks before `end`.
+    // Release whole chunks before `end`, dropping the references at once: a released chunk still held by this
+    // array (up to 64 of them before the compaction below) would outlive its packet by many reads.
+    for (let k = this.head; k < j; k++) this.chunks[k] = EMPTY;
     this.head = j;
     this.headStart = jAt;
-    if (this.head > 64 && this.head * 2 > this.chunks.length) {
+    if (this.head === this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
       this.head = 0;
     }
