@@ -19,7 +19,6 @@ import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-repl
 import { failureReason, type ResultCache } from '../frontend/result-cache';
 import { seconds, type QueryError, type QueryInfo } from '../frontend/session-types';
 import type { Route } from '../frontend/targets';
-import { isLimitRefusal, type UserLimiter } from '../frontend/user-limits';
 import type { BackendTarget } from '../pool';
 import { send, type OnCut } from './backend-send';
 import { replyFromCache, type HttpCacheRead } from './cache';
@@ -27,7 +26,6 @@ import { sendError } from './errors';
 import type { AnswerHead } from './exchange';
 import { HttpFlight } from './flight';
 import type { HandlerContext } from './handler';
-import { RequestAbort } from './request-abort';
 
 /** The flights of this HTTP frontend by cache key: at most one that new requests can join per key. */
 export class HttpFlights {
@@ -80,7 +78,6 @@ export interface CacheableRequest {
   queryId: string;
   /** The backend request for a query id: the request's own, or a background refresh's (a fresh id, same route). */
   callFor(queryId: string): BackendCall;
-  limiter: UserLimiter | null;
   info: QueryInfo;
   /** Bytes of the body sent to the backend when it leads. */
   bodyBytes: number;
@@ -145,16 +142,10 @@ async function lead(c: CacheableRequest, started: bigint): Promise<void> {
   const sub = flight.join(res, c.queryId, true, c.clientQueryId);
   if (flight.clients === 0) flight.abort(true); // its client left before it joined: nobody to run it for
   const call = c.callFor(c.queryId);
-  const abort = new RequestAbort(res); // only for a wait in the user's queue: the flight itself outlives its leader
-  let release: (() => void) | null = null;
   let answer: AnswerHead | null = null;
   let route: Route | 'local' = call.route;
   try {
-    if (c.limiter) {
-      const a = await c.limiter.admit(abort.signal());
-      if (isLimitRefusal(a)) throw replyError(a.chCode, a.message);
-      release = a;
-    }
+    // The leader's slot of its user's limits was taken by the handler before the cache was read.
     if (flight.aborted) throw replyError(ProxyErrorCode.NETWORK_ERROR, 'the client closed the connection'); // nobody left
     const prepared = await prepare(ctx, cache, flight, read);
     if (prepared === 'served') {
@@ -165,9 +156,6 @@ async function lead(c: CacheableRequest, started: bigint): Promise<void> {
     // Refused or left before the run: the clients that joined meanwhile run the query themselves.
     flight.fail(e);
     ctx.flights.remove(flight);
-  } finally {
-    abort.dispose();
-    release?.();
   }
   const out = await sub.done;
   let outcome: Outcome;

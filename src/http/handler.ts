@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
-import { isLimitRefusal } from '../frontend/user-limits';
+import { isLimitRefusal, type Release } from '../frontend/user-limits';
 import { seconds, type QueryError, type QueryInfo, type SessionDeps } from '../frontend/session-types';
 import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
 import type { BackendPools } from './backend-pools';
@@ -125,16 +125,62 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
         }
       : null,
   });
-  if (cacheRead) {
-    const held = heldBody(r.method, head);
-    const path = await serveCacheable({
-      ctx, res, read: cacheRead, clientQueryId: r.queryId, queryId, callFor: (id) => callFor(id, held), limiter: login.limiter, info,
-      bodyBytes: held?.length ?? 0,
-    });
-    if (path === 'answered') return;
-    // 'run': a shared run gave this request nothing, it runs alone (recorded as a miss); 'bypass': the store failed.
-    if (path === 'bypass') cacheRead = null;
+  // The user's query limits apply to every query, a cache hit and a single-flight follower included, as on the native
+  // port (query-placement.ts): the slot is taken before the cache is read and held until the answer is out.
+  const abort = new RequestAbort(res);
+  let release: Release | null = null;
+  if (login.limiter) {
+    const a = await login.limiter.admit(abort.signal());
+    if (isLimitRefusal(a)) {
+      abort.dispose();
+      deps.events.query(plan.route, info.kind, info);
+      // Left while queued: nobody to answer (counted as the native port counts a vanished client).
+      const code = abort.clientGone ? ProxyErrorCode.NETWORK_ERROR : sendError(res, replyError(a.chCode, a.message)).chCode;
+      deps.events.queryDone(plan.route, seconds(started), { origin: 'proxy', code }, info);
+      return;
+    }
+    release = a;
   }
+  try {
+    if (cacheRead) {
+      const held = heldBody(r.method, head);
+      const path = await serveCacheable({
+        ctx, res, read: cacheRead, clientQueryId: r.queryId, queryId, callFor: (id) => callFor(id, held), info, bodyBytes: held?.length ?? 0,
+      });
+      if (path === 'answered') return;
+      // 'run': a shared run gave this request nothing, it runs alone (recorded as a miss); 'bypass': the store failed.
+      if (path === 'bypass') cacheRead = null;
+    }
+    await runAlone({ req, res, r, ctx, plan, info, started, sql, database, head, queryId, timeoutMs, callFor, cacheRead, abort });
+  } finally {
+    abort.dispose();
+    release?.();
+  }
+}
+
+interface AloneRun {
+  req: IncomingMessage;
+  res: ServerResponse;
+  r: HttpQueryRequest;
+  ctx: HandlerContext;
+  plan: Exclude<ReturnType<typeof planHttpQuery>, { refuse: unknown }>;
+  info: QueryInfo;
+  started: bigint;
+  sql: string | null;
+  database: string;
+  head: BodyHead | null;
+  queryId: string;
+  timeoutMs: number;
+  callFor(id: string, body: Dispatcher.DispatchOptions['body']): BackendCall;
+  cacheRead: ReturnType<typeof httpCacheRead>;
+  abort: RequestAbort;
+}
+
+/** The request's own backend run (not shared), recording its answer for the cache when it is a cacheable read. */
+async function runAlone(a: AloneRun): Promise<void> {
+  const { req, res, r, ctx, plan, info, started, sql, database, head, queryId, timeoutMs, callFor, abort } = a;
+  const { deps } = ctx;
+  let cacheRead = a.cacheRead;
   const mark = cacheRead ? await cacheRead.cfg.cache.markFor(cacheRead.plan.tables) : null;
   if (cacheRead && mark === null) cacheRead = null;
   const recorder = cacheRead ? new HttpRecorder(cacheRead.cfg.cache.maxEntryBytes) : null;
@@ -143,16 +189,9 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
   info.queryId = queryId;
   deps.events.query(plan.route, info.kind, info);
   let outcome: Outcome;
-  let release: (() => void) | null = null;
   let toClient = 0;
   let toBackend = 0;
-  const abort = new RequestAbort(res);
   try {
-    if (login.limiter) {
-      const a = await login.limiter.admit(abort.signal());
-      if (isLimitRefusal(a)) throw replyError(a.chCode, a.message);
-      release = a;
-    }
     // Replayable (a read may then try another reader): no body, or a body read whole as its head.
     const replayable = r.method === 'GET' || (head !== null && head.ended);
     const body: Dispatcher.DispatchOptions['body'] =
@@ -209,8 +248,6 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     outcome = { origin: 'proxy', code: err.chCode };
     sendError(res, e);
   } finally {
-    abort.dispose();
-    release?.();
     deps.events.bytes(toClient, toBackend);
     deps.events.queryDone(plan.route, seconds(started), outcome, info);
   }
