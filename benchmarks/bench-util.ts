@@ -89,6 +89,34 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds of a process and all its descendants (a Gatehouse primary and its cluster workers), from /proc: the
+ * children are found by their parent pid, since /proc/<pid>/stat counts a child only after it exited and was waited for.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const parents = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(fs.readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      const list = parents.get(ppid) ?? [];
+      list.push(Number(name));
+      parents.set(ppid, list);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    const own = cpuSeconds(p);
+    if (!Number.isNaN(own)) total += own;
+    stack.push(...(parents.get(p) ?? []));
+  }
+  return total;
+}
+
 export function rssMiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -232,7 +260,7 @@ export async function httpDownload(port: number, sql: string): Promise<{ seconds
  * server connections shared between client connections (`http-reuse always`), the set-up one would run in front of
  * ClickHouse's HTTP interface. Resolves once /ping answers through it.
  */
-export async function startHaproxyHttp(dir: string, backendHttpPort: number): Promise<{ port: number; proc: TrackedProcess }> {
+export async function startHaproxyHttp(dir: string, backendHttpPort: number, threads: number): Promise<{ port: number; proc: TrackedProcess }> {
   const port = await freePort();
   const cfg = path.join(dir, 'haproxy-http.cfg');
   // maxconn below the fd limit: haproxy refuses to start when it cannot raise RLIMIT_NOFILE to maxconn × 2 + x.
@@ -241,6 +269,8 @@ export async function startHaproxyHttp(dir: string, backendHttpPort: number): Pr
     [
       'global',
       '    maxconn 4000',
+      // Explicit: HAProxy 2.6 otherwise starts one thread per core.
+      `    nbthread ${threads}`,
       'defaults',
       '    mode http',
       '    option http-keep-alive',

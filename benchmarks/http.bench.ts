@@ -4,8 +4,9 @@
  * Gatehouse's HTTP frontend (pass-through credentials: the `default` user, the node as the only backend, default
  * settings, no cache).
  *
- * Run: npm run bench:http [-- --reps N] [-- --profile DIR] [-- --quick]
+ * Run: npm run bench:http [-- --reps N] [-- --threads N] [-- --profile DIR] [-- --quick]
  *   --reps N       repetitions of every measurement (default 3; medians are quoted)
+ *   --threads N    HAProxy nbthread = Gatehouse --workers = N (default auto: one per core, both proxies' default)
  *   --profile DIR  run Gatehouse under `node --cpu-prof` and print its hottest functions at the end
  *   --quick        a few requests only (smoke test of the harness, figures meaningless)
  *
@@ -19,7 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnTracked, startClickHouse, type ClickHouseServer, type TrackedProcess } from '../src/sandbox';
-import { argValue, cpuSeconds, fmt, httpDownload, httpLoad, loadavg, median, rssMiB, startHaproxyHttp, waitForOutput } from './bench-util';
+import { argValue, fmt, treeCpuSeconds as cpuSeconds, httpDownload, httpLoad, loadavg, median, rssMiB, startHaproxyHttp, waitForOutput } from './bench-util';
 import { formatTop } from './cpuprofile-top';
 
 const GATEHOUSE_CLI = path.join(__dirname, '..', 'dist', 'bin', 'cli.js');
@@ -30,6 +31,13 @@ const GATEHOUSE_CLI = path.join(__dirname, '..', 'dist', 'bin', 'cli.js');
 const REPS = Number(argValue('--reps') ?? 3);
 const PROFILE_DIR = argValue('--profile');
 const QUICK = process.argv.includes('--quick');
+/** HAProxy's nbthread and Gatehouse's --workers (default auto: one per core, both proxies' own default). */
+const THREADS = ((arg) => {
+  if (arg === undefined || arg === 'auto') return os.availableParallelism();
+  const n = Number(arg);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer or auto, got ${arg}`);
+  return n;
+})(argValue('--threads'));
 
 const SELECT1_C1 = QUICK ? 300 : 3000;
 const SELECT1_C8 = QUICK ? 600 : 8000;
@@ -40,7 +48,7 @@ const SQL_TSV = 'SELECT number, toString(number) FROM numbers(1000000) FORMAT TS
 // ---------------------------------------------------------------------------------------------------------------
 // processes
 
-async function startGatehouse(dir: string, ch: ClickHouseServer, profileDir: string | undefined): Promise<{ port: number; proc: TrackedProcess }> {
+async function startGatehouse(dir: string, ch: ClickHouseServer, profileDir: string | undefined, workers: number): Promise<{ port: number; proc: TrackedProcess }> {
   if (!fs.existsSync(GATEHOUSE_CLI)) throw new Error(`${GATEHOUSE_CLI} missing: run \`npx tsc -p tsconfig.build.json\``);
   // The node's HTTP port is a free port picked at start-up: the HTTP frontend is told where the writer's is.
   const cfg = path.join(dir, 'gatehouse.yaml');
@@ -55,7 +63,7 @@ async function startGatehouse(dir: string, ch: ClickHouseServer, profileDir: str
       '--config',
       cfg,
       '--workers',
-      '1',
+      String(workers),
       '--listen',
       '127.0.0.1:0',
       '--http',
@@ -154,12 +162,12 @@ async function main(): Promise<void> {
   let gatehouse: { port: number; proc: TrackedProcess } | null = null;
   try {
     ch = await startClickHouse({ name: 'bench' });
-    haproxy = await startHaproxyHttp(dir, ch.httpPort);
-    gatehouse = await startGatehouse(dir, ch, PROFILE_DIR ? path.resolve(PROFILE_DIR) : undefined);
+    haproxy = await startHaproxyHttp(dir, ch.httpPort, THREADS);
+    gatehouse = await startGatehouse(dir, ch, PROFILE_DIR ? path.resolve(PROFILE_DIR) : undefined, THREADS);
     const ports: Record<PathName, number> = { direct: ch.httpPort, haproxy: haproxy.port, gatehouse: gatehouse.port };
     const proxyPid: Record<PathName, number | null> = { direct: null, haproxy: haproxy.proc.pid, gatehouse: gatehouse.proc.pid };
     const cpu = os.cpus();
-    console.log(`HTTP benchmark: ${cpu.length} × ${cpu[0]?.model ?? '?'}, Node ${process.version}, ${REPS} repetitions${QUICK ? ' (QUICK)' : ''}`);
+    console.log(`HTTP benchmark: ${cpu.length} × ${cpu[0]?.model ?? '?'}, Node ${process.version}, ${REPS} repetitions${QUICK ? ' (QUICK)' : ''}, HAProxy nbthread = Gatehouse workers = ${THREADS}`);
     console.log(`load average at the start ${loadavg()}`);
     console.log(
       `ClickHouse 18.16 HTTP on :${ch.httpPort}, HAProxy (mode http) on :${haproxy.port}, Gatehouse HTTP on :${gatehouse.port} (pid ${gatehouse.proc.pid})`,

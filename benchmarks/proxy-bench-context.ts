@@ -4,13 +4,18 @@
  * (the proxy, the relay, ClickHouse) spent per unit of work.
  */
 import type { Section } from './bench-table';
-import { cpuSeconds } from './bench-util';
+import { treeCpuSeconds } from './bench-util';
 
 export interface RunOptions {
   reps: number;
   quick: boolean;
   dir: string;
   profileDir: string | undefined;
+  /**
+   * HAProxy's `nbthread` and Gatehouse's `--workers` on the loopback and remote rows (the TLS rows run one each):
+   * each proxy gets the same number of threads of execution. Default: the number of cores, both proxies' own default.
+   */
+  threads: number;
 }
 
 /** A unit of work to book CPU against: `units` of them in this measurement, shown as `perUnit` × seconds each. */
@@ -31,10 +36,10 @@ export type Watched = (p: string) => Record<string, number>;
 
 export async function measured<T>(section: Section, watched: Watched, p: string, cpu: CpuSpec, fn: () => Promise<T>): Promise<T> {
   const pids = watched(p);
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, treeCpuSeconds(pid)]));
   const out = await fn();
   for (const [k, pid] of Object.entries(pids)) {
-    section.cpu(cpu.key, cpu.label, cpu.unit, k, ((cpuSeconds(pid) - before[k]) * cpu.perUnit) / cpu.units);
+    section.cpu(cpu.key, cpu.label, cpu.unit, k, ((treeCpuSeconds(pid) - before[k]) * cpu.perUnit) / cpu.units);
   }
   return out;
 }

@@ -23,7 +23,13 @@ export interface Started {
  * HAProxy in `mode tcp` in front of 127.0.0.1:backendPort (bytes pass through: TLS to a secure port stays end to
  * end). `probe(port)` resolves true once a query through it works.
  */
-export async function startHaproxy(dir: string, name: string, backendPort: number, probe: (port: number) => Promise<boolean>): Promise<Started> {
+export async function startHaproxy(
+  dir: string,
+  name: string,
+  backendPort: number,
+  probe: (port: number) => Promise<boolean>,
+  threads: number,
+): Promise<Started> {
   const port = await freePort();
   const cfg = path.join(dir, `haproxy-${name}.cfg`);
   // maxconn below the fd limit: haproxy refuses to start when it cannot raise RLIMIT_NOFILE to maxconn × 2 + x.
@@ -32,6 +38,8 @@ export async function startHaproxy(dir: string, name: string, backendPort: numbe
     [
       'global',
       '    maxconn 4000',
+      // Explicit: HAProxy 2.6 otherwise starts one thread per core (`haproxy -vv`: default=2 here).
+      `    nbthread ${threads}`,
       'defaults',
       '    mode tcp',
       '    timeout connect 5s',
@@ -65,7 +73,7 @@ export interface StartedGatehouse extends Started {
 }
 
 /**
- * Gatehouse, one process (`--workers 1`: the figures are one Node process against HAProxy's one), listening on a
+ * Gatehouse with `workers` processes (`--workers`; the benchmark gives HAProxy as many threads), listening on a
  * free loopback port. `config` (optional) is written as the `--config` file (JSON is YAML); `args` are extra flags.
  */
 export async function startGatehouse(
@@ -74,6 +82,7 @@ export async function startGatehouse(
   args: readonly string[],
   config: Record<string, unknown> | null,
   profileDir: string | undefined,
+  workers = 1,
 ): Promise<StartedGatehouse> {
   if (!fs.existsSync(GATEHOUSE_CLI)) throw new Error(`${GATEHOUSE_CLI} missing: run \`npx tsc -p tsconfig.build.json\``);
   const configArgs: string[] = [];
@@ -86,7 +95,7 @@ export async function startGatehouse(
   const proc = spawnTracked({
     kind: 'gatehouse',
     command: process.execPath,
-    args: [...nodeArgs, GATEHOUSE_CLI, 'serve', ...configArgs, '--workers', '1', '--listen', '127.0.0.1:0', ...args],
+    args: [...nodeArgs, GATEHOUSE_CLI, 'serve', ...configArgs, '--workers', String(workers), '--listen', '127.0.0.1:0', ...args],
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // The ready line: "Gatehouse listening on 127.0.0.1:P[, TLS on 127.0.0.1:T]…" (src/serve.ts).

@@ -66,8 +66,8 @@ export async function startLoopbackRows(ch: ClickHouseServer, opts: RunOptions, 
   try {
     // The INSERT goes to a Null table: the figure is transport and parsing, not MergeTree.
     if (groups.bulk) await httpQuery(ch.httpPort, 'CREATE TABLE IF NOT EXISTS default.bench_insert (n UInt64, s String) ENGINE = Null');
-    haproxy = await startHaproxy(dir, 'loopback', ch.tcpPort, clientProbe);
-    gatehouse = await startGatehouse(dir, 'loopback', ['--writer', `127.0.0.1:${ch.tcpPort}`], null, opts.profileDir);
+    haproxy = await startHaproxy(dir, 'loopback', ch.tcpPort, clientProbe, opts.threads);
+    gatehouse = await startGatehouse(dir, 'loopback', ['--writer', `127.0.0.1:${ch.tcpPort}`], null, opts.profileDir, opts.threads);
   } catch (e) {
     await stop();
     throw e;

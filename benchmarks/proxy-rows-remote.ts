@@ -46,8 +46,8 @@ export async function startRemoteRows(ch: ClickHouseServer, opts: RunOptions, re
     const relayPort = relay.port;
     const probe = async (port: number): Promise<boolean> =>
       (await run('/usr/bin/clickhouse-client', ['--host', '127.0.0.1', '--port', String(port), '--query', 'SELECT 1'])).code === 0;
-    haproxy = await startHaproxy(dir, 'remote', relayPort, probe);
-    gatehouse = await startGatehouse(dir, 'remote', ['--writer', `127.0.0.1:${relayPort}`], null, opts.profileDir);
+    haproxy = await startHaproxy(dir, 'remote', relayPort, probe, opts.threads);
+    gatehouse = await startGatehouse(dir, 'remote', ['--writer', `127.0.0.1:${relayPort}`], null, opts.profileDir, opts.threads);
   } catch (e) {
     await stop();
     throw e;

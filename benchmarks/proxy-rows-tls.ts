@@ -34,7 +34,8 @@ export async function startTlsRows(ch: ClickHouseServer, certs: TestCerts, opts:
     if (haproxy) await haproxy.proc.terminate('SIGTERM', 5_000);
   };
   try {
-    haproxy = await startHaproxy(dir, 'tls', securePort, async (port) => (await connectPerQuery(port, 1, 1, 'SELECT 1', 'default', '', '', clientTls)).tls !== null);
+    // One thread and one worker here whatever --threads says (Gatehouse's cluster mode does not report a TLS port).
+    haproxy = await startHaproxy(dir, 'tls', securePort, async (port) => (await connectPerQuery(port, 1, 1, 'SELECT 1', 'default', '', '', clientTls)).tls !== null, 1);
     const tlsListen = `127.0.0.1:${await freePort()}`;
     gatehouse = await startGatehouse(
       dir,

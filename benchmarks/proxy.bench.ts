@@ -7,12 +7,14 @@
  *     the client, so every path pays the same hop;
  *   - TLS backend (proxy-rows-tls.ts, group `tls`): ClickHouse's secure native port.
  *
- * Run: npm run bench:proxy [-- --reps N] [-- --only GROUPS] [-- --delay-ms D] [-- --profile DIR] [-- --quick]
+ * Run: npm run bench:proxy [-- --reps N] [-- --only GROUPS] [-- --threads N] [-- --delay-ms D] [-- --profile DIR] [-- --quick]
  *   --reps N          repetitions of every measurement (default 5; medians are quoted)
  *   --only GROUPS     comma-separated: select1, bulk, connect, remote, tls; `loopback` = select1,bulk,connect,
  *                     `pooling` = connect,remote,tls (the rows where pooling should pay). Default: all.
  *   --delay-ms D      the relay's one-way delay for the remote rows (default 1)
  *   --no-handshake-rtt  do not model the TCP handshake's round trip on connections through the relay
+ *   --threads N|auto  HAProxy `nbthread` = Gatehouse `--workers` = N on the loopback and remote rows (default auto:
+ *                     one per core, both proxies' own default; the TLS rows always run 1 and 1)
  *   --profile DIR     run the Gatehouse processes under `node --cpu-prof` and print the hottest functions at the end
  *   --quick           a few iterations only (smoke test of the harness, figures meaningless)
  *
@@ -52,6 +54,13 @@ function parseOnly(arg: string | undefined): Set<Group> {
   return out;
 }
 
+function parseThreads(arg: string | undefined): number {
+  if (arg === undefined || arg === 'auto') return os.availableParallelism();
+  const n = Number(arg);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer or auto, got ${arg}`);
+  return n;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const only = parseOnly(argValue('--only'));
@@ -64,6 +73,7 @@ async function main(): Promise<void> {
     quick: process.argv.includes('--quick'),
     dir: fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-proxy-')),
     profileDir: profileArg ? path.resolve(profileArg) : undefined,
+    threads: parseThreads(argValue('--threads')),
   };
   let ch: ClickHouseServer | null = null;
   let certs: TestCerts | null = null;
@@ -80,7 +90,7 @@ async function main(): Promise<void> {
     const cpu = os.cpus();
     console.log(
       `proxy benchmark: ${cpu.length} × ${cpu[0]?.model ?? '?'}, Node ${process.version}, ${opts.reps} repetitions${opts.quick ? ' (QUICK)' : ''}, ` +
-        `groups ${[...only].join(',')}`,
+        `groups ${[...only].join(',')}, HAProxy nbthread = Gatehouse workers = ${opts.threads} (TLS rows: 1)`,
     );
     console.log(`load average at the start ${loadavg()}`);
 
