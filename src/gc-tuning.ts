@@ -11,15 +11,16 @@
  * instead of ~50, no change on `SELECT 1` at c=8 in CPU per query or p99).
  *
  * Unlike the heap-size flags, this one takes effect when set at run time (v8.setFlagsFromString; measured above
- * with the flag set that way, as here). An operator can still pass V8 flags of their own in NODE_OPTIONS or on
- * the node command line; this only changes the default, and is skipped when they chose the flag themselves.
+ * with the flag set that way, as here). This only changes the default: an operator who chose the flag on the node
+ * command line (`node --incremental-marking-task bin/gatehouse.js serve …`; Node refuses it in NODE_OPTIONS) keeps
+ * their choice, and cluster workers inherit that command line.
  */
 import * as v8 from 'node:v8';
 
 const FLAG = '--no-incremental-marking-task';
 
-export function tuneGarbageCollector(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
-  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--(no-)?incremental[-_]marking[-_]task\b/.test(a));
+export function tuneGarbageCollector(execArgv: readonly string[] = process.execArgv): boolean {
+  const chosen = execArgv.some((a) => /^--(no-)?incremental[-_]marking[-_]task\b/.test(a));
   if (chosen) return false;
   v8.setFlagsFromString(FLAG);
   return true;
