@@ -9,9 +9,9 @@
  * invalidated its result, is never read). Once the producer is gone, a reader that has not sent anything yet takes
  * the stored entry or runs the query itself; one that already sent packets can only report the loss.
  */
-import type { CacheStore, FeedItem, StoreFeed } from '../cache';
+import type { CacheStore, Entry, FeedItem, StoreFeed } from '../cache';
 import type { RecordedPacket } from '../protocol';
-import type { Flight, FlightTap } from './cache-flight';
+import type { FlightTap } from './cache-flight';
 import { ProxyErrorCode, replyError } from './error-reply';
 
 /** Items read per feed read. */
@@ -86,10 +86,29 @@ export class FeedPublisher implements FlightTap {
 }
 
 /**
+ * What a feed is read into: a native flight (cache-flight.ts), or an HTTP one through its adapter (src/http/flight-feed.ts).
+ */
+export interface FeedTarget {
+  /** Every client here left: stop reading. */
+  readonly finished: boolean;
+  /** Something of the relayed result already reached a client here (it can no longer be run here instead). */
+  readonly relaying: boolean;
+  /** One item of the result; false when a client's socket is full (wait for onDrain). */
+  relay(rec: RecordedPacket): boolean;
+  /** The result ended: `exception` is the producer's error ending (null: a complete result). */
+  relayEnd(exception: Buffer | null): void;
+  /** The producer was lost after something was relayed: the clients are told (or cut). */
+  sendError(err: unknown): void;
+  /** The producer is gone but its entry is stored: every client gets it. */
+  serveEntry(entry: Entry): void;
+  onDrain(fn: () => void): void;
+}
+
+/**
  * Reads another instance's feed of `key` into `flight` until the result ends. Returns 'run' when this instance must
  * run the query itself (nothing was sent to its clients yet), 'done' otherwise (the flight has ended).
  */
-export async function followFeed(store: CacheStore, feed: StoreFeed, flight: Flight, o: FeedOptions): Promise<'done' | 'run'> {
+export async function followFeed(store: CacheStore, feed: StoreFeed, flight: FeedTarget, o: FeedOptions): Promise<'done' | 'run'> {
   let after = '0';
   let producer: string | null = null;
   let lastProgress = Date.now();

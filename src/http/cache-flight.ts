@@ -25,6 +25,8 @@ import { replyFromCache, type HttpCacheRead } from './cache';
 import { sendError } from './errors';
 import type { AnswerHead } from './exchange';
 import { HttpFlight } from './flight';
+import { HttpFeedTap, HttpFeedTarget } from './flight-feed';
+import { followFeed, type FeedOptions } from '../frontend/cache-feed';
 import type { HandlerContext } from './handler';
 
 /** The flights of this HTTP frontend by cache key: at most one that new requests can join per key. */
@@ -205,8 +207,19 @@ async function prepare(ctx: HandlerContext, cache: ResultCache, flight: HttpFlig
   try {
     const mark = await cache.store.mark(read.plan.tables);
     const lock = await cache.store.lock(read.key, cache.lockTimeoutMs);
-    if (lock !== null) return { mark, lock };
+    const feed = cache.store.feed;
+    if (lock !== null) {
+      // Requests for the same key on other instances read the answer from the store as it arrives (flight-feed.ts).
+      if (feed) flight.setTap(new HttpFeedTap(feed, lock.token, feedOptions(ctx, cache, read.key)));
+      return { mark, lock };
+    }
     cache.events.singleflightWait('cluster');
+    if (feed) {
+      // Another instance runs it: its answer streams here live; run it here only if it went away before sending any.
+      const followed = await followFeed(cache.store, feed, new HttpFeedTarget(flight), feedOptions(ctx, cache, read.key));
+      if (followed === 'done') return 'served';
+      return { mark: await cache.store.mark(read.plan.tables), lock: null };
+    }
     const entry = await cache.store.waitForEntry(read.key, cache.lockTimeoutMs);
     if (entry !== null) {
       flight.serveEntry(entry);
@@ -290,9 +303,16 @@ function refresh(c: CacheableRequest): void {
       ctx.flights.remove(flight);
       return;
     }
+    const feed = cache.store.feed;
+    if (feed) flight.setTap(new HttpFeedTap(feed, lead.lock.token, feedOptions(c.ctx, cache, read.key)));
     cache.events.refresh();
     await runFlight(ctx, cache, flight, c.callFor(randomUUID()), lead);
   })();
+}
+
+/** As the native port's feeds (result-cache.ts): a feed may carry up to four entries' worth before it is abandoned. */
+function feedOptions(ctx: HandlerContext, cache: ResultCache, key: string): FeedOptions {
+  return { key, lockTimeoutMs: cache.lockTimeoutMs, maxFeedBytes: 4 * cache.maxEntryBytes, log: ctx.deps.log };
 }
 
 function storeFailed(ctx: HandlerContext, cache: ResultCache | null, op: string, e: unknown): void {

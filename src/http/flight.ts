@@ -52,6 +52,16 @@ export interface HttpFlightOptions {
   background: boolean;
 }
 
+/**
+ * Receives a 200 answer as it passes, for clients of the same key on other instances (flight-feed.ts): the head, every
+ * body chunk, and how it ended (`ok`: complete; `abandoned`: failed, not a 200, or cut).
+ */
+export interface HttpFlightTap {
+  head(status: number, headers: readonly string[]): void;
+  chunk(bytes: Buffer): void;
+  end(status: 'ok' | 'abandoned'): void;
+}
+
 interface Sub {
   readonly res: ServerResponse;
   /** Echoed in X-ClickHouse-Query-Id: the id the query runs with (the leader), else the client's own ('' none). */
@@ -95,6 +105,9 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   private abortedValue = false;
   private drainWaiters: (() => void)[] = [];
   private corked: ServerResponse[] = [];
+  private tap: HttpFlightTap | null = null;
+  /** The answer comes from another instance's run (relayHead): every client here is answered as a follower. */
+  private relayed = false;
 
   constructor(private readonly o: HttpFlightOptions) {
     this.key = o.key;
@@ -172,6 +185,26 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
     return { done };
   }
 
+  /** Feeds the answer to other instances as it arrives (this instance holds the key's lock). */
+  setTap(tap: HttpFlightTap): void {
+    this.tap = tap;
+  }
+
+  /**
+   * The head of an answer another instance is running (cross-instance single-flight, flight-feed.ts); its body follows
+   * through write() and end() as it arrives there. No client here ran the query: all get a follower's head.
+   */
+  relayHead(statusCode: number, headers: string[]): void {
+    if (this.state !== 'waiting') return;
+    this.relayed = true;
+    this.writeHead(statusCode, headers);
+  }
+
+  /** Something of the answer reached a client here. */
+  get started(): boolean {
+    return this.state !== 'waiting';
+  }
+
   // ---- AbortLink: the backend request in progress ------------------------------------------
 
   attach(exchange: Exchange, onCut: ((clientGone: boolean) => void) | null): void {
@@ -220,10 +253,12 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
         if (HTTP_KEPT_HEADERS.includes(headers[i]!.toLowerCase())) kept.push(headers[i]!, headers[i + 1]!);
       }
       this.followerHead = kept;
+      this.tap?.head(statusCode, headers);
       for (const sub of this.subs) this.start(sub);
       return;
     }
     // An error answer: the leader's alone. Followers that got nothing run the query themselves.
+    this.endTap('abandoned');
     this.state = 'leaderOnly';
     this.recorder = null;
     for (const sub of [...this.subs]) {
@@ -233,9 +268,10 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   }
 
   write(chunk: Buffer): boolean {
-    if (this.state === 'streaming' && this.recorder !== null) {
-      this.recorder.add(chunk);
+    if (this.state === 'streaming') {
       // Past the cap the start of the body is gone: late clients cannot join, the recording is dropped.
+      this.recorder?.add(chunk);
+      this.tap?.chunk(chunk);
     }
     let ok = true;
     for (const sub of this.subs) if (sub.started) ok = this.writeTo(sub, chunk) && ok;
@@ -248,9 +284,11 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   }
 
   end(): void {
+    if (this.state === 'failed') return; // nothing more for anyone (a relayed answer that broke off)
     if (this.state === 'streaming' && this.recorder !== null && !this.recorder.overCap) {
       this.entryValue = this.recorder.finish((name) => headerOf(this.raw, name), this.o.tables, this.o.ttlMs);
     }
+    this.endTap(this.state === 'streaming' ? 'ok' : 'abandoned');
     this.recorder = null;
     this.state = 'complete';
     for (const sub of [...this.subs]) {
@@ -266,6 +304,7 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   /** The run failed: clients with part of the answer are cut, the others get nothing (`unanswered`). */
   fail(error: unknown): void {
     if (this.state === 'complete' || this.state === 'failed') return;
+    this.endTap('abandoned');
     this.state = 'failed';
     this.recorder = null;
     for (const sub of [...this.subs]) {
@@ -292,13 +331,16 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   private start(sub: Sub): void {
     if (sub.started || sub.res.destroyed) return;
     sub.started = true;
+    const leader = sub.leader && !this.relayed;
     let head: string[];
     if (this.state === 'leaderOnly') head = [...this.raw];
-    else if (sub.leader) head = [...this.raw, 'X-Cache', 'MISS', 'X-Cache-Status', 'MISS'];
+    else if (leader) head = [...this.raw, 'X-Cache', 'MISS', 'X-Cache-Status', 'MISS'];
     else head = [...this.followerHead, 'X-Cache', 'HIT', 'X-Cache-Status', 'COALESCED'];
-    // The leader's id is the one its query runs with; 18.16 sends no X-ClickHouse-Query-Id (later servers do).
-    const hasId = sub.leader && this.raw.some((n, i) => i % 2 === 0 && n.toLowerCase() === 'x-clickhouse-query-id');
-    if (!hasId && sub.queryId !== '' && isHeaderValue(sub.queryId)) head.push('X-ClickHouse-Query-Id', sub.queryId);
+    // The leader's id is the one its query runs with; 18.16 sends no X-ClickHouse-Query-Id (later servers do). A client
+    // here whose answer another instance ran gets its own id back, as from a cache entry.
+    const hasId = leader && this.raw.some((n, i) => i % 2 === 0 && n.toLowerCase() === 'x-clickhouse-query-id');
+    const id = this.relayed ? sub.cachedQueryId : sub.queryId;
+    if (!hasId && id !== '' && isHeaderValue(id)) head.push('X-ClickHouse-Query-Id', id);
     sub.res.writeHead(this.status, head);
   }
 
@@ -335,6 +377,12 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
       else this.armStall(sub); // alone, it only holds up its own answer (as an unshared request would)
     }, this.o.maxPausedMs);
     sub.stall.unref();
+  }
+
+  private endTap(status: 'ok' | 'abandoned'): void {
+    const tap = this.tap;
+    this.tap = null;
+    tap?.end(status);
   }
 
   private anyFull(): boolean {

@@ -292,6 +292,63 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
     expect(cluster1 - cluster0).toBe(1);
     for (const g of [ra, rb]) expect((await get(g.httpPort!, sql)).cache).toBe('HIT');
   }, 120_000);
+
+  it("the other instance's clients get the answer live, while it streams, not after its end", async () => {
+    const mk = `redis-live-${randomUUID().slice(0, 8)}`;
+    const sql = streamedQuery(mk);
+    const expected = await direct(sql, STREAMED_PARAMS);
+    const t0 = Date.now();
+    const leading = get(ra.httpPort!, sql, STREAMED_PARAMS).then((a) => ({ ...a, at: Date.now() - t0 }));
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await fetch(url(rb.httpPort!, sql, STREAMED_PARAMS), { headers: IDENTITY });
+    expect([res.status, res.headers.get('x-cache'), res.headers.get('x-cache-status')]).toEqual([200, 'HIT', 'COALESCED']);
+    const reader = res.body!.getReader();
+    const parts: Buffer[] = [];
+    let got = 0;
+    let firstMbAt = -1;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(Buffer.from(value));
+      got += value.length;
+      if (firstMbAt < 0 && got >= 1_000_000) firstMbAt = Date.now() - t0;
+    }
+    const lead = await leading;
+    expect([lead.status, lead.cache, lead.body.equals(expected)]).toEqual([200, 'MISS', true]);
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+    // The answer takes about 1.2 s (four blocks 0.3 s apart): the first megabyte reached the other instance's client
+    // well before the leader's answer ended.
+    expect(firstMbAt).toBeGreaterThan(0);
+    expect(firstMbAt).toBeLessThan(lead.at - 300);
+    expect(await executions(mk)).toBe(1);
+  }, 120_000);
+
+  it('when the running instance cuts its run mid-answer, the other instance cuts its client too (never a complete-looking answer)', async () => {
+    const mk = `redis-cut-${randomUUID().slice(0, 8)}`;
+    const sql = streamedQuery(mk);
+    const expected = await direct(sql, STREAMED_PARAMS);
+    const leader = new AbortController();
+    const leading = await fetch(url(ra.httpPort!, sql, STREAMED_PARAMS), { signal: leader.signal, headers: IDENTITY });
+    const follower = await fetch(url(rb.httpPort!, sql, STREAMED_PARAMS), { headers: IDENTITY });
+    expect(follower.headers.get('x-cache-status')).toBe('COALESCED');
+    const reader = follower.body!.getReader();
+    let got = 0;
+    while (got < 500_000) got += (await reader.read()).value?.length ?? 0; // part of the answer arrived here
+    leader.abort(); // ra's only client leaves: ra cuts its run (and kills the query)
+    void leading.body?.cancel().catch(() => undefined);
+    let error: unknown = null;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        got += value.length;
+      }
+    } catch (e) {
+      error = e;
+    }
+    expect(error).not.toBeNull();
+    expect(got).toBeLessThan(expected.length);
+  }, 120_000);
 });
 
 describe('HTTP stale-while-revalidate', () => {
