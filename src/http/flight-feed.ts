@@ -10,7 +10,7 @@
  * the feed `abandoned`: a reader that relayed nothing yet runs the query itself, one that already relayed cuts its
  * clients (as a local follower would be cut), never a complete-looking answer.
  */
-import type { StoreFeed } from '../cache';
+import type { Entry, StoreFeed } from '../cache';
 import { FeedPublisher, type FeedOptions, type FeedTarget } from '../frontend/cache-feed';
 import type { RecordedPacket } from '../protocol';
 import type { HttpFlight, HttpFlightTap } from './flight';
@@ -81,7 +81,7 @@ export class HttpFeedTarget implements FeedTarget {
     this.flight.fail(err);
   }
 
-  serveEntry(entry: Parameters<HttpFlight['serveEntry']>[0]): void {
+  serveEntry(entry: Entry): void {
     this.flight.serveEntry(entry);
   }
 

@@ -17,18 +17,12 @@ import {
   type ClickHouseServer,
   type RedisServer,
   type SandboxCluster,
+  QUERY_LOG_XML,
 } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
 import { sampleValue } from '../helpers/poll';
 import { startRedisCluster } from '../helpers/redis-cluster';
-
-const QUERY_LOG_XML = `
-  <query_log>
-    <database>system</database>
-    <table>query_log</table>
-    <flush_interval_milliseconds>300</flush_interval_milliseconds>
-  </query_log>`;
 
 let cluster: SandboxCluster;
 let redis: RedisServer;

@@ -9,18 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PROXY_MAX_REVISION, ServerCode, type FramedPacket } from '../../src/protocol';
-import { errorCodeOf, httpQuery, runClient, startSandboxCluster, type ClickHouseServer, type RunResult, type SandboxCluster } from '../helpers';
+import { errorCodeOf, httpQuery, runClient, startSandboxCluster, type ClickHouseServer, type RunResult, type SandboxCluster, QUERY_LOG_XML } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
 import { sampleValue } from '../helpers/poll';
-
-/** query_log flushed every 300 ms so counts are readable soon after a query. */
-const QUERY_LOG_XML = `
-  <query_log>
-    <database>system</database>
-    <table>query_log</table>
-    <flush_interval_milliseconds>300</flush_interval_milliseconds>
-  </query_log>`;
 
 /**
  * About half a second on the sandbox (2 cores), a 10-row answer. `mk` is a marker in a literal (comments are not part

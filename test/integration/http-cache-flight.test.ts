@@ -9,16 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import { httpQuery, SANDBOX_USERS, startRedis, startSandboxCluster, type RedisServer, type SandboxCluster } from '../helpers';
+import { httpQuery, SANDBOX_USERS, startRedis, startSandboxCluster, type RedisServer, type SandboxCluster, QUERY_LOG_XML } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { sampleValue, until } from '../helpers/poll';
-
-const QUERY_LOG_XML = `
-  <query_log>
-    <database>system</database>
-    <table>query_log</table>
-    <flush_interval_milliseconds>300</flush_interval_milliseconds>
-  </query_log>`;
 
 let cluster: SandboxCluster;
 let redis: RedisServer;

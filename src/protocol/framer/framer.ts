@@ -67,6 +67,12 @@ type Phase = 'packet' | 'block' | 'frames';
 const EMPTY = Buffer.alloc(0);
 /** A join scratch buffer larger than this (grown by one unusually large packet) is dropped after use. */
 const JOIN_SCRATCH_KEEP_BYTES = 4 << 20;
+/**
+ * Scratch buffers (join and decompression) up to this size stay with the framer between exchanges; larger ones, grown
+ * by a bulk result or INSERT, are dropped when the exchange ends (releaseIdleScratch), so that an idle pooled backend
+ * connection or client session holds at most a few of these, not the megabytes its last bulk exchange needed.
+ */
+const SCRATCH_KEEP_IDLE_BYTES = 64 << 10;
 
 /**
  * Incremental framer for one direction of a native connection. Feed it chunks split anywhere;
@@ -92,6 +98,8 @@ export class Framer {
   /** Two reused buffers that merge() joins chunks into, used in turn (joinIntoScratch). */
   private readonly joinScratch: Buffer[] = [EMPTY, EMPTY];
   private joinTurn = 0;
+  /** A packet that ends an exchange was framed during this poll(): drop large scratch buffers if nothing is pending. */
+  private exchangeEnded = false;
 
   private phase: Phase = 'packet';
   private packetStart = 0;
@@ -118,6 +126,11 @@ export class Framer {
     this.decompressOptions = { verifyChecksum: options.verifyChecksums !== false };
     this.reader = new Reader(this.buf, 0, 0, limits);
     this.input = { r: new Reader(this.buf, 0, 0, limits) };
+  }
+
+  /** Bytes of scratch buffers this framer holds (joined chunks, decompressed frames): bounded while idle. */
+  get scratchBytes(): number {
+    return this.joinScratch[0].length + this.joinScratch[1].length + this.scratch.length;
   }
 
   /** True between packets (nothing partial buffered). */
@@ -159,7 +172,27 @@ export class Framer {
       if (e instanceof ProtocolError) this.failed = e;
       throw e;
     }
+    if (this.exchangeEnded) this.releaseIdleScratch();
     return out;
+  }
+
+  /**
+   * After a packet that ends an exchange (the server's EndOfStream or Exception; the client's empty Data block that
+   * ends external tables or INSERT data), when no partial packet is pending: scratch buffers larger than
+   * SCRATCH_KEEP_IDLE_BYTES are let go, along with every reference to them (`buf`, the readers).
+   */
+  private releaseIdleScratch(): void {
+    this.exchangeEnded = false;
+    if (this.phase !== 'packet' || this.bufStart + this.pos < this.received) return;
+    this.bufStart += this.pos;
+    this.pos = 0;
+    this.buf = EMPTY;
+    this.reader.reset(EMPTY);
+    this.input.r.reset(EMPTY);
+    for (let i = 0; i < this.joinScratch.length; i++) {
+      if (this.joinScratch[i].length > SCRATCH_KEEP_IDLE_BYTES) this.joinScratch[i] = EMPTY;
+    }
+    if (this.scratch.length > SCRATCH_KEEP_IDLE_BYTES) this.scratch = EMPTY;
   }
 
   /**
@@ -342,7 +375,7 @@ export class Framer {
       const tailLen = tail ? tail.length : 0;
       const needed = tailLen + header.decompressedBytes;
       if (this.scratch.length < needed) {
-        const grown = Buffer.allocUnsafe(Math.max(needed, this.scratch.length * 2, 1 << 20));
+        const grown = Buffer.allocUnsafe(Math.max(needed, this.scratch.length * 2, SCRATCH_KEEP_IDLE_BYTES));
         if (tail) tail.copy(grown, 0);
         this.scratch = grown;
       } else if (tail && tail.byteOffset !== this.scratch.byteOffset) {
@@ -381,6 +414,8 @@ export class Framer {
     // Keep a scratch buffer of usual frame size; give back one grown by an unusually large frame.
     if (this.scratch.length > 8 << 20) this.scratch = Buffer.alloc(0);
     const p = this.current!;
+    // The client's empty Data block ends its external tables or its INSERT data (native-protocol.md §9).
+    if (this.direction === 'client' && summary.rows === 0) this.exchangeEnded = true;
     p.block = summary;
     p.end = this.bufStart + this.pos;
     p.chunks = this.queue.take(p.start, p.end);
@@ -397,6 +432,7 @@ export class Framer {
     const end = this.bufStart + endInBuf;
     this.packetStart = end;
     this.waitUntil = 0;
+    if (this.direction === 'server' && (code === ServerCode.EndOfStream || code === ServerCode.Exception)) this.exchangeEnded = true;
     return { code, start, end, chunks: this.queue.take(start, end), packet };
   }
 }

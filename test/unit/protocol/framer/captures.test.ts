@@ -1,5 +1,5 @@
 import { ServerCode } from '../../../../src/protocol/codes';
-import { FramedPacket } from '../../../../src/protocol/framer';
+import { ConnectionState, FramedPacket, Framer } from '../../../../src/protocol/framer';
 import { Capture, listCaptures } from '../../../helpers/captures';
 import { byteByByte, randomCuts, replay, Replay, splitAt } from './replay';
 
@@ -88,4 +88,30 @@ describe.each(captures.map((c) => [`${c.name}/${c.conn}`, c] as [string, Capture
       }
     });
   }
+});
+
+describe('scratch buffers between exchanges', () => {
+  it('a bulk result grows them; its EndOfStream lets the large ones go (an idle pooled connection holds little)', () => {
+    const cap = captures.find((c) => c.name === 'cli_lz4_large_select')!;
+    const state = new ConnectionState();
+    const client = new Framer('client', state);
+    const server = new Framer('server', state);
+    const s2c: FramedPacket[] = [];
+    let peak = 0;
+    for (const ev of cap.events) {
+      const framer = ev.dir === 'c2s' ? client : server;
+      const bytes = (ev.dir === 'c2s' ? cap.c2s : cap.s2c).subarray(ev.off, ev.off + ev.len);
+      // 4 KiB pieces: compressed frames span many chunks, so they are joined and decompressed in scratch buffers.
+      for (let i = 0; i < bytes.length; i += 4096) {
+        const got = framer.push(bytes.subarray(i, i + 4096));
+        if (ev.dir === 's2c') s2c.push(...got);
+        client.poll();
+        s2c.push(...server.poll());
+        peak = Math.max(peak, server.scratchBytes);
+      }
+    }
+    expect(s2c[s2c.length - 1]!.code).toBe(ServerCode.EndOfStream);
+    expect(peak).toBeGreaterThan(1 << 20);
+    expect(server.scratchBytes).toBeLessThanOrEqual(3 * 64 * 1024);
+  });
 });
