@@ -14,6 +14,7 @@ import {
 } from '../packets';
 import { MIN_SUPPORTED_REVISION } from '../revision';
 import { ByteQueue } from './byte-queue';
+import { giveScratch, takeScratch } from './scratch-pool';
 import { ConnectionState } from './connection-state';
 
 export type Direction = 'client' | 'server';
@@ -179,7 +180,8 @@ export class Framer {
   /**
    * After a packet that ends an exchange (the server's EndOfStream or Exception; the client's empty Data block that
    * ends external tables or INSERT data), when no partial packet is pending: scratch buffers larger than
-   * SCRATCH_KEEP_IDLE_BYTES are let go, along with every reference to them (`buf`, the readers).
+   * SCRATCH_KEEP_IDLE_BYTES go back to the process-wide scratch pool (scratch-pool.ts, bounded) for the next bulk
+ * exchange on any connection; this framer keeps no reference to them (`buf`, the readers).
    */
   private releaseIdleScratch(): void {
     this.exchangeEnded = false;
@@ -190,9 +192,15 @@ export class Framer {
     this.reader.reset(EMPTY);
     this.input.r.reset(EMPTY);
     for (let i = 0; i < this.joinScratch.length; i++) {
-      if (this.joinScratch[i].length > SCRATCH_KEEP_IDLE_BYTES) this.joinScratch[i] = EMPTY;
+      if (this.joinScratch[i].length > SCRATCH_KEEP_IDLE_BYTES) {
+        giveScratch(this.joinScratch[i]);
+        this.joinScratch[i] = EMPTY;
+      }
     }
-    if (this.scratch.length > SCRATCH_KEEP_IDLE_BYTES) this.scratch = EMPTY;
+    if (this.scratch.length > SCRATCH_KEEP_IDLE_BYTES) {
+      giveScratch(this.scratch);
+      this.scratch = EMPTY;
+    }
   }
 
   /**
@@ -231,7 +239,7 @@ export class Framer {
     this.joinTurn = 1 - which;
     let target = this.joinScratch[which];
     if (target.length < size) {
-      target = Buffer.allocUnsafe(Math.max(size, target.length * 2, 64 << 10));
+      target = takeScratch(Math.max(size, target.length * 2, 64 << 10));
       // One unusually large packet does not leave a buffer of its size behind.
       this.joinScratch[which] = target.length <= JOIN_SCRATCH_KEEP_BYTES ? target : EMPTY;
     }
@@ -375,7 +383,7 @@ export class Framer {
       const tailLen = tail ? tail.length : 0;
       const needed = tailLen + header.decompressedBytes;
       if (this.scratch.length < needed) {
-        const grown = Buffer.allocUnsafe(Math.max(needed, this.scratch.length * 2, SCRATCH_KEEP_IDLE_BYTES));
+        const grown = takeScratch(Math.max(needed, this.scratch.length * 2, SCRATCH_KEEP_IDLE_BYTES));
         if (tail) tail.copy(grown, 0);
         this.scratch = grown;
       } else if (tail && tail.byteOffset !== this.scratch.byteOffset) {
