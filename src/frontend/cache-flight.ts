@@ -352,7 +352,11 @@ export class Flight {
     }
     this.recorder = null;
     this.prefix = [];
-    for (const sub of this.subs) sub.s.sink.write([last]);
+    // EndOfStream or the Exception: each client gets it at once (ClientSink.flush).
+    for (const sub of this.subs) {
+      sub.s.sink.write([last]);
+      sub.s.sink.flush();
+    }
     this.end(entry, outcome);
   }
 

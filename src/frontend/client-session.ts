@@ -190,7 +190,7 @@ export class ClientSession implements HandshakeHost, StatementsHost, PinnedHost,
   writePacket(packet: Parameters<typeof encodeServerPacket>[1]): void {
     const w = new Writer(64);
     encodeServerPacket(w, packet, this.ctx.revision || MIN_SUPPORTED_REVISION);
-    this.sink.write([w.toBuffer()]);
+    this.sink.write([w.toBuffer()], packet);
   }
 
   /** The handshake sent the server Hello (client-handshake.ts): the client's next packets can be framed. */

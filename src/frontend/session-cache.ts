@@ -4,7 +4,7 @@
  * flight already running for its key (single-flight), or leads a new flight on a backend (miss).
  */
 import { entryPackets, type Entry } from '../cache';
-import { encodeForClient, type ClientCompression } from '../protocol';
+import { encodeForClient, ServerCode, type ClientCompression } from '../protocol';
 import type { ClientSink } from './client-sink';
 import type { Flight, FlightSubscriber, QueryOutcome } from './cache-flight';
 import { cachePolicy, type CacheDecision, type CachePlan, type CachePolicyInput } from './cache-policy';
@@ -203,11 +203,12 @@ export class SessionCache {
         if (sink.closed) return;
         if (!sink.write(encodeForClient(rec, compression))) await new Promise<void>((resolve) => sink.onDrain(resolve));
       }
-      sink.write([END_OF_STREAM]);
+      sink.write([END_OF_STREAM], END_OF_STREAM_PACKET);
     } finally {
       this.replaying = false;
     }
   }
 }
 
-const END_OF_STREAM = Buffer.from([5]);
+const END_OF_STREAM = Buffer.from([ServerCode.EndOfStream]);
+const END_OF_STREAM_PACKET = { code: ServerCode.EndOfStream };
