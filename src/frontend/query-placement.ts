@@ -184,7 +184,7 @@ export class QueryPlacement {
       const pool = this.ctx.poolFor(target, pick.route, this.ctx.database);
       let conn: BackendConnection;
       try {
-        conn = await pool.checkout();
+        conn = pool.tryCheckout() ?? (await pool.checkout());
       } catch (e) {
         if (isBackendFault(e)) health?.reportFailure(target, (e as Error).message);
         at.tried.add(target.name);

@@ -145,6 +145,32 @@ export class Pool extends EventEmitter<PoolEvents> {
    * Rejects PoolTimeoutError after waitTimeoutMs, or the connect error (BackendUnavailableError,
    * BackendHandshakeError) of the attempt made for this request.
    */
+  /**
+   * The fast path of checkout(): an idle connection lent at once, with no promise, timer or queue entry (they cost
+   * ~10 µs on every query's way to the backend). Null when checkout() must be used: waiters queued ahead (FIFO), no
+   * idle connection, or the one at hand has been idle long enough to be pinged first.
+   */
+  tryCheckout(): BackendConnection | null {
+    if (this.closed || this.waiters.length > 0) return null;
+    for (;;) {
+      const conn = this.idle.at(-1);
+      if (conn === undefined) return null;
+      if (conn.broken) {
+        this.idle.pop();
+        this.discard(conn, 'broken');
+        continue;
+      }
+      const now = Date.now();
+      if (now - conn.lastUsedAt > this.opts.idleCheckMs) return null;
+      this.idle.pop();
+      this.lastUsedAt = now;
+      this.busy.add(conn);
+      conn.lastUsedAt = now;
+      this.emit('checkout', conn, 0);
+      return conn;
+    }
+  }
+
   checkout(): Promise<BackendConnection> {
     if (this.closed) return Promise.reject(this.closedError());
     this.lastUsedAt = Date.now();

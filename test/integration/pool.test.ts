@@ -400,6 +400,42 @@ describe('Pool', () => {
     expect(pool.stats()).toMatchObject({ busy: 0, waiting: 0, connecting: 0, max: 5 });
   });
 
+  test('tryCheckout lends an idle connection at once, and defers to checkout() for waiters, pings and connects', async () => {
+    const pool = makePool({ maxSize: 1, idleCheckMs: 80 });
+    const waits: number[] = [];
+    pool.on('checkout', (_c, ms) => waits.push(ms));
+    expect(pool.tryCheckout()).toBeNull(); // nothing idle: checkout() opens one
+    const conn = await pool.checkout();
+    expect(pool.tryCheckout()).toBeNull(); // the only connection is busy
+    pool.release(conn, true);
+    const fast = pool.tryCheckout();
+    expect(fast).toBe(conn);
+    expect(pool.stats()).toMatchObject({ busy: 1, idle: 0, waiting: 0 });
+    expect((await runQuery(fast!, 'SELECT 1')).rows).toEqual([[1]]);
+    // A waiter queued behind the busy connection keeps its place: FIFO, no overtaking.
+    const queued = pool.checkout();
+    pool.release(fast!, true);
+    expect(pool.tryCheckout()).toBeNull();
+    const served = await queued;
+    expect(served).toBe(conn);
+    pool.release(served, true);
+    // Idle past idleCheckMs: checkout() pings it first; tryCheckout leaves that to it.
+    await sleep(120);
+    expect(pool.tryCheckout()).toBeNull();
+    const checked = await pool.checkout();
+    expect(pool.counters.pings).toBe(1);
+    pool.release(checked, true);
+    // A connection that broke while idle is not lent (the pool drops it when it closes).
+    const discards: string[] = [];
+    pool.on('discard', (_c, reason) => discards.push(reason));
+    checked.destroy('test');
+    expect(pool.tryCheckout()).toBeNull();
+    expect(discards).toEqual(['closed while idle']);
+    expect(pool.stats()).toMatchObject({ size: 0, busy: 0, idle: 0 });
+    expect(waits.length).toBe(4); // every lend is counted (two checkout(), one queued, one tryCheckout with a 0 ms wait)
+    expect(waits.filter((ms) => ms === 0).length).toBeGreaterThanOrEqual(1);
+  });
+
   test('waiters are served in FIFO order', async () => {
     const pool = makePool({ maxSize: 1 });
     const first = await pool.checkout();
