@@ -279,43 +279,77 @@ function* skipLowCardinality(input: SizerInput, inner: TypeNode, rows: number, l
 export function* skipStrings(input: SizerInput, rows: number, maxStringBytes: number): Sizer {
   let left = rows;
   while (left > 0) {
-    const r = input.r;
-    const buf = r.buf;
-    const end = r.end;
-    let pos = r.pos;
-    let partial = 0;
-    while (left > 0 && pos < end) {
-      let b = buf[pos];
-      let len: number;
-      let p = pos + 1;
-      if (b < 0x80) len = b;
-      else {
-        len = b & 0x7f;
-        let mul = 128;
-        let i = 1;
-        for (; i < 10 && p < end; i++) {
-          b = buf[p++];
-          len += (b & 0x7f) * mul;
-          if (b < 0x80) break;
-          mul *= 128;
-        }
-        if (b >= 0x80) {
-          if (i >= 10) throw new MalformedError('VarUInt longer than 10 bytes');
-          break; // header split across chunks: retry it from `pos` with more bytes
-        }
-      }
-      if (len > maxStringBytes) throw new LimitError('maxStringBytes', len, maxStringBytes);
-      left--;
-      if (p + len <= end) {
-        pos = p + len;
-      } else {
-        partial = p + len - end;
-        pos = end;
-        break;
-      }
-    }
-    r.pos = pos;
+    left = scanStrings(input.r, left, maxStringBytes);
+    const partial = scannedPartial;
     if (partial > 0) yield* skipBytes(input, partial); // rest of a value split across chunks
     else if (left > 0) yield;
   }
+}
+
+/** Bytes of the last value scanStrings consumed only partly (0: none); read right after the call. */
+let scannedPartial = 0;
+
+/**
+ * The hot loop of skipStrings over the bytes at hand: consumes up to `left` values (the last one perhaps partly, its
+ * missing bytes left in scannedPartial), moves r.pos, returns the values left. A header split across the end of the
+ * bytes is left unconsumed.
+ */
+function scanStrings(r: Reader, left: number, maxStringBytes: number): number {
+  const buf = r.buf;
+  const end = r.end;
+  let pos = r.pos;
+  let partial = 0;
+  while (left > 0 && pos < end) {
+    let b = buf[pos];
+    let len: number;
+    let p = pos + 1;
+    if (b < 0x80) len = b;
+    else {
+      len = b & 0x7f;
+      let mul = 128;
+      let i = 1;
+      for (; i < 10 && p < end; i++) {
+        b = buf[p++];
+        len += (b & 0x7f) * mul;
+        if (b < 0x80) break;
+        mul *= 128;
+      }
+      if (b >= 0x80) {
+        if (i >= 10) throw new MalformedError('VarUInt longer than 10 bytes');
+        break; // header split across chunks: retry it from `pos` with more bytes
+      }
+    }
+    if (len > maxStringBytes) throw new LimitError('maxStringBytes', len, maxStringBytes);
+    left--;
+    if (p + len <= end) {
+      pos = p + len;
+    } else {
+      partial = p + len - end;
+      pos = end;
+      break;
+    }
+  }
+  r.pos = pos;
+  scannedPartial = partial;
+  return left;
+}
+
+/**
+ * skipColumn in one synchronous step for the layouts most results are made of (fixed-width and String values, no
+ * prefix) when every byte is at hand: true with r.pos past the column, or false (r.pos then undefined: the caller
+ * rewinds) and the caller runs skipColumn. Same limits as skipColumn. No generator: sizeBlockNow's per-column step.
+ */
+export function skipColumnNow(r: Reader, type: TypeNode, rows: number, limits: Limits): boolean {
+  if (rows === 0) return true;
+  const t = physicalType(type);
+  const width = fixedWidth(t);
+  if (width > 0) {
+    const n = rows * width;
+    if (n > limits.maxBlockBytes) throw new LimitError('maxBlockBytes', n, limits.maxBlockBytes);
+    if (r.end - r.pos < n) return false;
+    r.pos += n;
+    return true;
+  }
+  if (t.kind !== 'string') return false;
+  return scanStrings(r, rows, limits.maxStringBytes) === 0 && scannedPartial === 0;
 }

@@ -5,7 +5,7 @@ export { decodeBlockInfo, encodeBlockInfo, DEFAULT_BLOCK_INFO, OUT_OF_ORDER_BUCK
 export type { BlockInfo } from './block-info';
 export { skipColumn, skipBytes, skipStrings, atom, physicalType, fixedWidth, checkSupported } from './column-sizer';
 export type { Sizer, SizerInput } from './column-sizer';
-export { sizeBlock, readColumnHeader, parseTypeCached, SerializationKind } from './block-sizer';
+export { sizeBlock, sizeBlockNow, readColumnHeader, parseTypeCached, SerializationKind } from './block-sizer';
 export type { BlockSummary } from './block-sizer';
 export { decodeColumn, encodeColumn, defaultValue } from './values';
 export { decodeBlock, encodeBlock } from './block';

@@ -107,37 +107,17 @@ export function decompressFrame(
 ): DecodedFrame | null {
   const h = readFrameHeader(buf, pos, end, limits);
   if (h === null || end - pos < h.frameBytes) return null;
-  const hashed = pos + CHECKSUM_BYTES;
-  const frameEnd = pos + h.frameBytes;
-  if (opts?.verifyChecksum !== false && !checksumMatches(buf, hashed, frameEnd, buf, pos)) {
-    cityHash128Into(buf, hashed, frameEnd, scratchHash, 0);
-    throw new ChecksumError(hex(buf, pos, pos + CHECKSUM_BYTES), hex(scratchHash, 0, CHECKSUM_BYTES));
-  }
-  const payload = pos + FRAME_HEADER_BYTES;
-  let data: Buffer;
   const into = opts?.into;
   if (into && Buffer.isBuffer(buf)) {
     const at = opts?.intoOffset ?? 0;
-    if (into.length - at < h.decompressedBytes) throw new RangeError('decompressFrame: the output buffer is too small');
-    const out = into.subarray(at, at + h.decompressedBytes);
-    switch (h.method) {
-      case CompressionMethod.None:
-        if (h.compressedBytes - FRAME_INNER_HEADER_BYTES !== h.decompressedBytes) {
-          throw new CompressionError(
-            `uncompressed frame carries ${h.compressedBytes - FRAME_INNER_HEADER_BYTES} bytes, declared ${h.decompressedBytes}`,
-          );
-        }
-        buf.copy(out, 0, payload, frameEnd);
-        break;
-      case CompressionMethod.LZ4:
-        lz4DecompressInto(buf, payload, frameEnd, into, at, at + h.decompressedBytes);
-        break;
-      case CompressionMethod.ZSTD:
-        zstdDecompress(buf, payload, frameEnd, into, at, at + h.decompressedBytes);
-        break;
-    }
-    return { data: out, frameBytes: h.frameBytes, method: h.method };
+    decompressFrameInto(buf, pos, h, opts?.verifyChecksum !== false, into, at);
+    return { data: into.subarray(at, at + h.decompressedBytes), frameBytes: h.frameBytes, method: h.method };
   }
+  const hashed = pos + CHECKSUM_BYTES;
+  const frameEnd = pos + h.frameBytes;
+  if (opts?.verifyChecksum !== false) verifyChecksum(buf, pos, hashed, frameEnd);
+  const payload = pos + FRAME_HEADER_BYTES;
+  let data: Buffer;
   switch (h.method) {
     case CompressionMethod.None:
       // CompressionCodecNone::doDecompressData: the payload is the data, sizes must agree.
@@ -157,6 +137,41 @@ export function decompressFrame(
       break;
   }
   return { data, frameBytes: h.frameBytes, method: h.method };
+}
+
+function verifyChecksum(buf: Uint8Array, pos: number, hashed: number, frameEnd: number): void {
+  if (checksumMatches(buf, hashed, frameEnd, buf, pos)) return;
+  cityHash128Into(buf, hashed, frameEnd, scratchHash, 0);
+  throw new ChecksumError(hex(buf, pos, pos + CHECKSUM_BYTES), hex(scratchHash, 0, CHECKSUM_BYTES));
+}
+
+/**
+ * The frame at buf[pos] (whole, with header `h` from readFrameHeader) decompressed into into[at, at + h.decompressedBytes),
+ * the checksum verified first when `verify`. Allocates nothing: the framer's path for every frame it sizes.
+ */
+export function decompressFrameInto(buf: Buffer, pos: number, h: FrameHeader, verify: boolean, into: Buffer, at: number): void {
+  const hashed = pos + CHECKSUM_BYTES;
+  const frameEnd = pos + h.frameBytes;
+  if (frameEnd > buf.length) throw new RangeError('decompressFrameInto: the frame is not whole');
+  if (verify) verifyChecksum(buf, pos, hashed, frameEnd);
+  if (into.length - at < h.decompressedBytes) throw new RangeError('decompressFrameInto: the output buffer is too small');
+  const payload = pos + FRAME_HEADER_BYTES;
+  switch (h.method) {
+    case CompressionMethod.None:
+      if (h.compressedBytes - FRAME_INNER_HEADER_BYTES !== h.decompressedBytes) {
+        throw new CompressionError(
+          `uncompressed frame carries ${h.compressedBytes - FRAME_INNER_HEADER_BYTES} bytes, declared ${h.decompressedBytes}`,
+        );
+      }
+      buf.copy(into, at, payload, frameEnd);
+      break;
+    case CompressionMethod.LZ4:
+      lz4DecompressInto(buf, payload, frameEnd, into, at, at + h.decompressedBytes);
+      break;
+    case CompressionMethod.ZSTD:
+      zstdDecompress(buf, payload, frameEnd, into, at, at + h.decompressedBytes);
+      break;
+  }
 }
 
 function hex(b: Uint8Array, start: number, end: number): string {

@@ -6,6 +6,7 @@ export {
   FRAME_HEADER_BYTES,
   FRAME_INNER_HEADER_BYTES,
   decompressFrame,
+  decompressFrameInto,
   encodeFrame,
   encodeFrames,
   methodFromSetting,

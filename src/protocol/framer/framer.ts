@@ -1,6 +1,6 @@
-import { BlockSummary, sizeBlock, SizerInput } from '../block';
+import { BlockSummary, sizeBlock, sizeBlockNow, SizerInput } from '../block';
 import { ClientCode, ServerCode } from '../codes';
-import { decompressFrame, FRAME_HEADER_BYTES, readFrameHeader } from '../compression';
+import { decompressFrameInto, FRAME_HEADER_BYTES, readFrameHeader } from '../compression';
 import { isNeedMoreData, LimitError, MalformedError, ProtocolError } from '../errors';
 import { Reader } from '../io/reader';
 import { DEFAULT_LIMITS, Limits } from '../limits';
@@ -74,6 +74,8 @@ const JOIN_SCRATCH_KEEP_BYTES = 4 << 20;
  * connection or client session holds at most a few of these, not the megabytes its last bulk exchange needed.
  */
 const SCRATCH_KEEP_IDLE_BYTES = 64 << 10;
+/** The one-pass sizer looks at most this far into a block; larger blocks go to the resumable sizer (Framer.sizeNow). */
+const SIZE_NOW_MAX_BYTES = 64 << 10;
 
 /**
  * Incremental framer for one direction of a native connection. Feed it chunks split anywhere;
@@ -106,15 +108,16 @@ export class Framer {
   private packetStart = 0;
   private current: FramedPacket | null = null;
   private sizer: Generator<void, BlockSummary, void> | null = null;
-  /** Decompressed bytes not yet consumed by the block sizer. */
-  private decompressed: Buffer | null = null;
+  /** Decompressed bytes not yet consumed by the block sizer: scratch[tailStart, tailStart + tailLen). */
+  private tailStart = 0;
+  private tailLen = 0;
   /** Where frames are decompressed; reused (a block's unconsumed tail is moved to its front). */
   private scratch: Buffer = Buffer.alloc(0);
   private decompressedTotal = 0;
   private failed: ProtocolError | null = null;
   /** Work counters: bytes copied to make parse input contiguous, and parse attempts of atomic packets. */
   readonly stats = { copiedBytes: 0, attempts: 0 };
-  private readonly decompressOptions: { verifyChecksum: boolean };
+  private readonly verifyChecksums: boolean;
   /** Waiting for the other direction's Hello, not for bytes. */
   private blockedOnState = false;
 
@@ -124,7 +127,7 @@ export class Framer {
     readonly limits: Limits = DEFAULT_LIMITS,
     readonly options: FramerOptions = {},
   ) {
-    this.decompressOptions = { verifyChecksum: options.verifyChecksums !== false };
+    this.verifyChecksums = options.verifyChecksums !== false;
     this.reader = new Reader(this.buf, 0, 0, limits);
     this.input = { r: new Reader(this.buf, 0, 0, limits) };
   }
@@ -338,8 +341,10 @@ export class Framer {
   ): FramedPacket | null {
     this.current = { code: packet.code, start, end: start, chunks: [], packet, compressed, frames: 0 };
     this.pos = headEnd;
-    this.sizer = sizeBlock(this.input, this.state.revision, this.limits);
-    this.decompressed = null;
+    // Made on the first step that cannot size the block at once (sizeBlockNow).
+    this.sizer = null;
+    this.tailStart = 0;
+    this.tailLen = 0;
     this.decompressedTotal = 0;
     this.phase = compressed ? 'frames' : 'block';
     return this.phase === 'frames' ? this.stepFrames() : this.stepBlock();
@@ -350,6 +355,13 @@ export class Framer {
     const r = this.input.r;
     r.reset(this.buf, this.pos, this.buf.length);
     r.wantedEnd = 0;
+    const now = this.sizeNow(r);
+    if (now !== null) {
+      this.pos = r.pos;
+      const size = this.bufStart + this.pos - this.packetStart;
+      if (size > this.limits.maxBlockBytes) throw new LimitError('maxBlockBytes', size, this.limits.maxBlockBytes);
+      return this.finishBlock(now);
+    }
     const res = this.sizer!.next();
     this.pos = r.pos;
     const size = this.bufStart + this.pos - this.packetStart;
@@ -379,43 +391,57 @@ export class Framer {
       if (this.decompressedTotal + header.decompressedBytes > this.limits.maxBlockBytes) {
         throw new LimitError('maxBlockBytes', this.decompressedTotal + header.decompressedBytes, this.limits.maxBlockBytes);
       }
-      const tail = this.decompressed;
-      const tailLen = tail ? tail.length : 0;
+      // Offsets, not views: no object per frame on this path (it runs for every compressed block).
+      const tailLen = this.tailLen;
       const needed = tailLen + header.decompressedBytes;
       if (this.scratch.length < needed) {
         const grown = takeScratch(Math.max(needed, this.scratch.length * 2, SCRATCH_KEEP_IDLE_BYTES));
-        if (tail) tail.copy(grown, 0);
+        if (tailLen > 0) this.scratch.copy(grown, 0, this.tailStart, this.tailStart + tailLen);
         this.scratch = grown;
-      } else if (tail && tail.byteOffset !== this.scratch.byteOffset) {
-        tail.copy(this.scratch, 0);
+      } else if (tailLen > 0 && this.tailStart !== 0) {
+        this.scratch.copyWithin(0, this.tailStart, this.tailStart + tailLen);
         this.stats.copiedBytes += tailLen;
       }
-      const frame = decompressFrame(this.buf, this.pos, this.buf.length, this.limits, {
-        ...this.decompressOptions,
-        into: this.scratch,
-        intoOffset: tailLen,
-      });
-      if (frame === null) throw new MalformedError('compressed frame incomplete after its size was available');
-      this.pos += frame.frameBytes;
+      this.tailStart = 0;
+      decompressFrameInto(this.buf, this.pos, header, this.verifyChecksums, this.scratch, tailLen);
+      this.pos += header.frameBytes;
       this.current!.frames!++;
-      this.decompressedTotal += frame.data.length;
-      const data = this.scratch.subarray(0, needed);
+      this.decompressedTotal += header.decompressedBytes;
       const r = this.input.r;
-      r.reset(data, 0, data.length);
-      const res = this.sizer!.next();
-      if (res.done) {
+      r.reset(this.scratch, 0, needed);
+      const now = this.sizeNow(r);
+      const res = now !== null ? null : this.sizer!.next();
+      if (now !== null || res!.done) {
         // A block is flushed at its end (CompressedWriteBuffer::next in NativeWriter's caller), so
         // no frame holds bytes of two packets ([captured] cli_lz4_large_select).
-        if (r.pos !== data.length) throw new MalformedError('compressed frame holds bytes past the end of its block');
-        this.decompressed = null;
-        return this.finishBlock(res.value);
+        if (r.pos !== needed) throw new MalformedError('compressed frame holds bytes past the end of its block');
+        this.tailLen = 0;
+        return this.finishBlock(now ?? (res!.value as BlockSummary));
       }
-      this.decompressed = r.pos < data.length ? data.subarray(r.pos) : null;
+      this.tailStart = r.pos;
+      this.tailLen = needed - r.pos;
       if (this.bufStart + this.pos >= this.received) {
         this.waitUntil = this.received + 1;
         return null;
       }
     }
+  }
+
+  /**
+   * The block sized in one pass when it is small and whole at hand (sizeBlockNow), else null with the resumable sizer
+   * made (once per block). Only before the sizer exists, and over at most SIZE_NOW_MAX_BYTES of it: a block that turns
+   * out to continue past the bytes at hand is sized again from its start by the sizer, so the wasted pass stays small.
+   */
+  private sizeNow(r: Reader): BlockSummary | null {
+    if (this.sizer !== null) return null;
+    const end = r.end;
+    r.end = Math.min(end, r.pos + SIZE_NOW_MAX_BYTES);
+    const now = sizeBlockNow(r, this.state.revision, this.limits);
+    r.end = end;
+    r.wantedEnd = 0;
+    if (now !== null) return now;
+    this.sizer = sizeBlock(this.input, this.state.revision, this.limits);
+    return null;
   }
 
   private finishBlock(summary: BlockSummary): FramedPacket {

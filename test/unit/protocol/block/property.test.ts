@@ -3,7 +3,7 @@ import { Reader } from '../../../../src/protocol/io/reader';
 import { Writer } from '../../../../src/protocol/io/writer';
 import { DEFAULT_LIMITS } from '../../../../src/protocol/limits';
 import {
-  decodeBlock, decodeColumn, encodeBlock, encodeColumn, sizeBlock, skipColumn, typeToString, TypeNode,
+  decodeBlock, decodeColumn, encodeBlock, encodeColumn, sizeBlock, sizeBlockNow, skipColumn, typeToString, TypeNode,
 } from '../../../../src/protocol/block';
 import { typeArb, valueArb } from './arbitraries';
 import { chunked, drive } from './drive';
@@ -63,5 +63,40 @@ describe('property: value codec and sizer agree', () => {
       }),
       { numRuns: 250 },
     );
+  });
+
+  it('sizeBlockNow: the same summary and end as sizeBlock, or null with the position unchanged (then sizeBlock from there)', () => {
+    let sized = 0;
+    let deferred = 0;
+    fc.assert(
+      fc.property(blockArb, fc.constantFrom(...REVS), fc.integer({ min: 0, max: 40 }), (block, rev, cut) => {
+        const w = new Writer();
+        encodeBlock(w, block, rev);
+        const bytes = w.toBuffer();
+        const expected = { info: block.info, rows: block.rows, columns: block.columns.map(({ name, type }) => ({ name, type })) };
+        // Whole block, with bytes of a next packet behind it: sized in one pass or left to the sizer, never wrong.
+        const padded = Buffer.concat([Buffer.alloc(3, 0x11), bytes, Buffer.from([1, 0, 2])]);
+        const r = new Reader(padded, 3, padded.length);
+        const now = sizeBlockNow(r, rev, DEFAULT_LIMITS);
+        if (now === null) {
+          deferred++;
+          expect(r.pos).toBe(3);
+        } else {
+          sized++;
+          expect(now).toEqual(expected);
+          expect(r.pos).toBe(3 + bytes.length);
+        }
+        // Cut short: null and untouched, whatever the kind of the column at the cut.
+        if (cut < bytes.length) {
+          const short = new Reader(bytes, 0, cut);
+          expect(sizeBlockNow(short, rev, DEFAULT_LIMITS)).toBeNull();
+          expect(short.pos).toBe(0);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    // Both outcomes happened (fixed-width and String blocks in one pass, the other layouts deferred).
+    expect(sized).toBeGreaterThan(50);
+    expect(deferred).toBeGreaterThan(10);
   });
 });
