@@ -1,6 +1,6 @@
 import type { BackendConnection } from '../pool';
 import { clientCompression, type ClientCompression, type ClientQuery, type FramedPacket, type Setting } from '../protocol';
-import { classify, type Classification } from '../router';
+import { classifyCached, type Classification } from '../router';
 import { writtenTables } from './cache-policy';
 import type { QueryOutcome } from './cache-flight';
 import type { ClientSink } from './client-sink';
@@ -56,7 +56,7 @@ export class QueryPlacement {
   async startQuery(p: FramedPacket): Promise<void> {
     const q = p.packet as ClientQuery;
     this.clientDataOpen = true;
-    const cls = classify(q.query);
+    const cls = classifyCached(q.query);
     const { config } = this.deps;
 
     const plan = planQuery({

@@ -7,7 +7,7 @@
  * whenever the reader set or a reader's health changes). Read-your-writes is per native connection and does not apply.
  */
 import { ClientCode, type ClientQuery, type Setting } from '../protocol';
-import { classify, type Classification, type CompiledRule } from '../router';
+import { classifyCached, type Classification, type CompiledRule } from '../router';
 import type { ProxyUser } from '../frontend/auth';
 import { ProxyErrorCode, replyError, type ReplyError } from '../frontend/error-reply';
 import { planQuery } from '../frontend/query-plan';
@@ -40,7 +40,7 @@ const UNREADABLE: Classification = { kind: 'unknown', route: 'writer', statement
 
 /** Where an HTTP query goes and with which enforced settings, or why it is refused. */
 export function planHttpQuery(ctx: HttpPlanContext): HttpPlan | { refuse: ReplyError } {
-  const cls = ctx.sql === null ? UNREADABLE : classify(ctx.sql);
+  const cls = ctx.sql === null ? UNREADABLE : classifyCached(ctx.sql);
   // planQuery reads the statement text only; the rest of a native Query has no HTTP counterpart.
   const q: ClientQuery = { code: ClientCode.Query, queryId: ctx.queryId, settings: [], stage: 2, compression: false, query: ctx.sql ?? '' };
   const plan = planQuery({ q, cls, user: ctx.user, userName: ctx.userName, database: ctx.database, rules: ctx.rules });

@@ -1,5 +1,6 @@
 /** Public surface of the router: SQL lexer, statement classification, normalization and routing rules. */
 export { classify } from './classify';
+export { classifyCached } from './classify-cache';
 export type { Classification, Route, StatementKind, InsertInfo } from './classify';
 export type { SessionEffect, SettingAssignment } from './session-statements';
 export { Lexer, TokenKind, tokenize, tokens, keywordAt } from './lexer';

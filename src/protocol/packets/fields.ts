@@ -9,9 +9,26 @@ export type Count = number | bigint;
 
 /** VarUInt counter of the full UInt64 range (Progress, ProfileInfo): number when it is exact, else bigint. */
 export function readCount(r: Reader): Count {
-  const v = r.varUIntBig();
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  // Up to 7 bytes (below 2^49, exact in a double) without a BigInt: Progress and ProfileInfo come with every query.
+  const buf = r.buf;
+  const end = r.end;
+  let pos = r.pos;
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 7 && pos < end; i++) {
+    const b = buf[pos++];
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      r.pos = pos;
+      return v;
+    }
+    mul *= 128;
+  }
+  const big = r.varUIntBig();
+  return big <= MAX_SAFE ? Number(big) : big;
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Normalises a counter the way readCount would return it (tests and callers comparing values). */
 export function normalizeCount(v: Count): Count {
