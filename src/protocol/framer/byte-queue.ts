@@ -20,7 +20,10 @@ export class ByteQueue {
    * `start` must not be before the first byte still held.
    */
   take(start: number, end: number): Buffer[] {
-    const out: Buffer[] = [];
+    // Most packets lie in one chunk: that view goes out in a one-element array made at the end, not in an empty
+    // array grown by push (a 17-slot backing store per packet).
+    let first: Buffer | null = null;
+    let more: Buffer[] | null = null;
     let at = this.headStart;
     let i = this.head;
     // Skip chunks that end before start (bytes already released by an earlier take).
@@ -34,7 +37,12 @@ export class ByteQueue {
       const c = this.chunks[j];
       const from = Math.max(start - jAt, 0);
       const to = Math.min(end - jAt, c.length);
-      if (to > from) out.push(from === 0 && to === c.length ? c : c.subarray(from, to));
+      if (to > from) {
+        const piece = from === 0 && to === c.length ? c : c.subarray(from, to);
+        if (first === null) first = piece;
+        else if (more === null) more = [first, piece];
+        else more.push(piece);
+      }
       if (jAt + c.length <= end) {
         jAt += c.length;
         j++;
@@ -52,6 +60,6 @@ export class ByteQueue {
       this.chunks = this.chunks.slice(this.head);
       this.head = 0;
     }
-    return out;
+    return more ?? (first === null ? [] : [first]);
   }
 }

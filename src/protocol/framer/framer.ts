@@ -163,21 +163,25 @@ export class Framer {
       this.blockedOnState = false;
       this.waitUntil = 0;
     }
-    const out: FramedPacket[] = [];
+    // One packet per push is the common case: a one-element array made at the end rather than an empty one grown.
+    let first: FramedPacket | null = null;
+    let more: FramedPacket[] | null = null;
     try {
       while (this.received >= this.waitUntil) {
         this.merge();
         if (this.bufStart + this.pos >= this.received) break;
         const packet = this.step();
         if (packet === null) break;
-        out.push(packet);
+        if (first === null) first = packet;
+        else if (more === null) more = [first, packet];
+        else more.push(packet);
       }
     } catch (e) {
       if (e instanceof ProtocolError) this.failed = e;
       throw e;
     }
     if (this.exchangeEnded) this.releaseIdleScratch();
-    return out;
+    return more ?? (first === null ? [] : [first]);
   }
 
   /**
