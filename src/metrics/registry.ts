@@ -87,9 +87,15 @@ export class Metrics {
   private readonly poolSources = new Set<PoolStatsSource>();
   private readonly cacheSources = new Set<CacheStatsSource>();
   private readonly users: UserLabels;
-  private readonly queryCounters = new Map<string, { inc(): void }>();
+  /**
+   * queries_total increments not yet given to prom-client, by route, kind, user label, then outcome: plain numbers
+   * on the query's path, handed over when the counter is collected (prom-client hashes the label object on every
+   * inc(), a few microseconds and a few hundred bytes per query).
+   */
+  private readonly pendingQueries = new Map<string, Map<string, Map<string, { ok: number; error: number }>>>();
+  /** bytes_total increments not yet given to prom-client. */
+  private readonly pendingBytes = { to_client: 0, to_backend: 0 };
   private readonly queryHistograms = new Map<string, { observe(v: number): void }>();
-  private readonly byteCounters = new Map<ByteDirection, { inc(n: number): void }>();
 
   constructor(opts: MetricsOptions = {}) {
     this.users = new UserLabels(opts.maxUserLabels ?? 100);
@@ -105,6 +111,7 @@ export class Metrics {
       help: 'Queries ended, by where they ran, how the router classified them, user, and outcome (ok or error).',
       labelNames: ['route', 'kind', 'user', 'outcome'] as const,
       registers,
+      collect: () => this.flushQueryCounts(),
     });
     this.queryErrorsTotal = new Counter({
       name: `${PREFIX}query_errors_total`,
@@ -197,6 +204,7 @@ export class Metrics {
       help: 'Bytes relayed, by direction.',
       labelNames: ['direction'] as const,
       registers,
+      collect: () => this.flushByteCounts(),
     });
     this.cacheHitsTotal = new Counter({ name: `${PREFIX}cache_hits_total`, help: 'Queries answered from the result cache.', registers });
     this.cacheMissesTotal = new Counter({
@@ -323,15 +331,14 @@ export class Metrics {
     const kind = KINDS.has(q.kind) ? q.kind : 'unknown';
     const outcome: QueryOutcome = q.error ? 'error' : 'ok';
     const user = this.users.label(q.user);
-    // The labelled children are looked up once per label set: prom-client hashes the label object on every call,
-    // a few microseconds on each query's hot path. (These two metrics are never reset, so a child stays valid.)
-    const countKey = `${q.route}\u0000${kind}\u0000${user}\u0000${outcome}`;
-    let counter = this.queryCounters.get(countKey);
-    if (!counter) {
-      counter = this.queriesTotal.labels({ route: q.route, kind, user, outcome });
-      this.queryCounters.set(countKey, counter);
-    }
-    counter.inc();
+    let byKind = this.pendingQueries.get(q.route);
+    if (byKind === undefined) this.pendingQueries.set(q.route, (byKind = new Map()));
+    let byUser = byKind.get(kind);
+    if (byUser === undefined) byKind.set(kind, (byUser = new Map()));
+    let cell = byUser.get(user);
+    if (cell === undefined) byUser.set(user, (cell = { ok: 0, error: 0 }));
+    cell[outcome]++;
+    // The histogram's children are looked up once per label set. (It is never reset, so a child stays valid.)
     const durationKey = `${q.route}\u0000${kind}`;
     let histogram = this.queryHistograms.get(durationKey);
     if (!histogram) {
@@ -354,12 +361,30 @@ export class Metrics {
 
   /** Adds relayed bytes. */
   countBytes(direction: ByteDirection, n: number): void {
-    let child = this.byteCounters.get(direction);
-    if (!child) {
-      child = this.bytesTotal.labels({ direction });
-      this.byteCounters.set(direction, child);
+    this.pendingBytes[direction] += n;
+  }
+
+  /** Hands the pending queries_total increments to prom-client (its collect(), at scrape time). */
+  private flushQueryCounts(): void {
+    for (const [route, byKind] of this.pendingQueries) {
+      for (const [kind, byUser] of byKind) {
+        for (const [user, cell] of byUser) {
+          if (cell.ok > 0) this.queriesTotal.inc({ route, kind, user, outcome: 'ok' }, cell.ok);
+          if (cell.error > 0) this.queriesTotal.inc({ route, kind, user, outcome: 'error' }, cell.error);
+          cell.ok = 0;
+          cell.error = 0;
+        }
+      }
     }
-    child.inc(n);
+  }
+
+  /** Hands the pending bytes_total increments to prom-client. */
+  private flushByteCounts(): void {
+    for (const direction of ['to_client', 'to_backend'] as const) {
+      const n = this.pendingBytes[direction];
+      if (n > 0) this.bytesTotal.inc({ direction }, n);
+      this.pendingBytes[direction] = 0;
+    }
   }
 
   /** Counts a backend connection attempt. */

@@ -105,6 +105,25 @@ describe('Metrics', () => {
     expect(m.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 
+  it('query and byte counts kept between scrapes are added once (summed off the query path, handed over at scrape time)', async () => {
+    const m = new Metrics();
+    m.recordQuery({ route: 'reader', kind: 'read', user: 'app', seconds: 0.001 });
+    m.countBytes('to_backend', 10);
+    expect(samples(await renderMetrics(m), 'gatehouse_queries_total')).toEqual(['gatehouse_queries_total{route="reader",kind="read",user="app",outcome="ok"} 1']);
+    // A scrape with nothing new changes nothing.
+    expect(samples(await renderMetrics(m), 'gatehouse_queries_total')).toEqual(['gatehouse_queries_total{route="reader",kind="read",user="app",outcome="ok"} 1']);
+    for (let i = 0; i < 5; i++) m.recordQuery({ route: 'reader', kind: 'read', user: 'app', seconds: 0.001 });
+    m.recordQuery({ route: 'reader', kind: 'read', user: 'app', seconds: 0.001, error: { origin: 'backend', code: 60 } });
+    m.countBytes('to_backend', 5);
+    m.countBytes('to_client', 7);
+    const text = await renderMetrics(m);
+    expect(samples(text, 'gatehouse_queries_total')).toEqual([
+      'gatehouse_queries_total{route="reader",kind="read",user="app",outcome="ok"} 6',
+      'gatehouse_queries_total{route="reader",kind="read",user="app",outcome="error"} 1',
+    ]);
+    expect(samples(text, 'gatehouse_bytes_total')).toEqual(['gatehouse_bytes_total{direction="to_backend"} 15', 'gatehouse_bytes_total{direction="to_client"} 7']);
+  });
+
   it('counts a kind outside the router\'s set as unknown, and a NaN or negative duration as 0', async () => {
     const m = new Metrics({ processMetrics: false });
     m.recordQuery({ route: 'writer', kind: 'ddl; DROP', user: 'app', seconds: Number.NaN });
