@@ -2,18 +2,28 @@ import type { Socket } from 'node:net';
 import { ServerCode } from '../protocol';
 import { exceptionPacket } from './error-reply';
 
-/**
- * The client socket as the relay sees it: writes that report backpressure (`false` from
- * `socket.write`, style.md §2.6), a way to pause reading from the client, and Exceptions.
- * Writes made in one tick are corked together so small packets leave in one segment; the packet that ends an
- * exchange (EndOfStream, Exception, Pong) leaves at once (flush).
- */
-/** Server packets after which the client speaks next: nothing else of this exchange is coming to cork with. */
+/** Server packets after which the client speaks next: nothing else of this exchange is coming to send with them. */
 const ENDS_EXCHANGE: ReadonlySet<number> = new Set([ServerCode.EndOfStream, ServerCode.Exception, ServerCode.Pong]);
 const EXCEPTION = { code: ServerCode.Exception };
+/**
+ * Up to this many bytes written in one tick leave as one buffer (one copy into it); more go out as a writev of the
+ * chunks as they are (no copy of large results).
+ */
+const COALESCE_MAX_BYTES = 16 * 1024;
 
+/**
+ * The client socket as the relay sees it: writes that report backpressure (`false` when the socket's buffer and what
+ * this tick still holds reach its high-water mark, as `socket.write` would: style.md §2.6), a way to pause reading
+ * from the client, and Exceptions. The chunks written in one tick leave together at its end, so the small packets of
+ * a query make one segment; the packet that ends an exchange (EndOfStream, Exception, Pong) leaves at once (flush).
+ * The sink collects them itself rather than corking the socket: Node's corked writes keep a record, a callback slot
+ * and a writev array per chunk, most of the allocations of a small query's answer.
+ */
 export class ClientSink {
-  private corked = false;
+  /** Chunks written this tick and not yet handed to the socket. */
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
   private readPauses = 0;
   bytesOut = 0;
 
@@ -23,39 +33,60 @@ export class ClientSink {
     return this.socket.destroyed;
   }
 
+  /** Bytes written and not yet handed to the socket (they leave at the end of the tick, or at flush()). */
+  get held(): number {
+    return this.pendingBytes;
+  }
+
   /** `packet`, when given, is what the chunks hold: one that ends the exchange is flushed at once. */
   write(chunks: readonly Buffer[], packet?: { readonly code: number }): boolean {
     const s = this.socket;
     if (s.destroyed) return true;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => this.flush());
-    }
-    let ok = true;
     for (const c of chunks) {
+      this.pending.push(c);
+      this.pendingBytes += c.length;
       this.bytesOut += c.length;
-      ok = s.write(c) && ok;
     }
     if (packet !== undefined && ENDS_EXCHANGE.has(packet.code)) this.flush();
-    return ok;
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushAtTickEnd);
+    }
+    return s.writableLength + this.pendingBytes < s.writableHighWaterMark;
   }
 
   /**
-   * Sends what this tick's writes corked now instead of at the end of the tick. After the last packet of a query the
-   * tick still releases the backend connection, counts the query and reads the client's next packet; sending first
-   * lets the client start its next query meanwhile (`SELECT 1` at concurrency 1: +13 % queries per second, measured
-   * A/B, benchmarks/RESULTS.md).
+   * Hands what this tick wrote to the socket now instead of at the end of the tick. After the last packet of a query
+   * the tick still releases the backend connection, counts the query and reads the client's next packet; sending
+   * first lets the client start its next query meanwhile (`SELECT 1` at concurrency 1: +8 % queries per second,
+   * measured A/B, benchmarks/RESULTS.md).
    */
   flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    const n = this.pending.length;
+    if (n === 0) return;
+    const s = this.socket;
+    if (!s.destroyed) {
+      if (n === 1) s.write(this.pending[0]);
+      else if (this.pendingBytes <= COALESCE_MAX_BYTES) s.write(Buffer.concat(this.pending, this.pendingBytes));
+      else {
+        s.cork();
+        for (const c of this.pending) s.write(c);
+        s.uncork();
+      }
+    }
+    this.pending.length = 0;
+    this.pendingBytes = 0;
   }
 
-  /** Call `fn` once the client socket has flushed its buffer. */
+  private readonly flushAtTickEnd = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /** Call `fn` once the client socket has taken what was written (what this tick holds is handed over first). */
   onDrain(fn: () => void): void {
     if (this.socket.destroyed) return;
+    this.flush();
     if (this.socket.writableNeedDrain) this.socket.once('drain', fn);
     else process.nextTick(fn);
   }
