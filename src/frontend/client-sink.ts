@@ -5,6 +5,7 @@ import { exceptionPacket } from './error-reply';
 /** Server packets after which the client speaks next: nothing else of this exchange is coming to send with them. */
 const ENDS_EXCHANGE: ReadonlySet<number> = new Set([ServerCode.EndOfStream, ServerCode.Exception, ServerCode.Pong]);
 const EXCEPTION = { code: ServerCode.Exception };
+const EMPTY = Buffer.alloc(0);
 /**
  * Up to this many bytes written in one tick leave as one buffer (one copy into it); more go out as a writev of the
  * chunks as they are (no copy of large results).
@@ -20,8 +21,12 @@ const COALESCE_MAX_BYTES = 16 * 1024;
  * and a writev array per chunk, most of the allocations of a small query's answer.
  */
 export class ClientSink {
-  /** Chunks written this tick and not yet handed to the socket. */
+  /**
+   * Chunks written this tick and not yet handed to the socket: pending[0, pendingCount). The array is kept with its
+   * capacity (slots emptied, not truncated: `length = 0` would drop the backing store and every tick would grow a new one).
+   */
   private readonly pending: Buffer[] = [];
+  private pendingCount = 0;
   private pendingBytes = 0;
   private flushScheduled = false;
   private readPauses = 0;
@@ -43,7 +48,7 @@ export class ClientSink {
     const s = this.socket;
     if (s.destroyed) return true;
     for (const c of chunks) {
-      this.pending.push(c);
+      this.pending[this.pendingCount++] = c;
       this.pendingBytes += c.length;
       this.bytesOut += c.length;
     }
@@ -62,19 +67,24 @@ export class ClientSink {
    * measured A/B, benchmarks/RESULTS.md).
    */
   flush(): void {
-    const n = this.pending.length;
+    const n = this.pendingCount;
     if (n === 0) return;
     const s = this.socket;
+    const pending = this.pending;
     if (!s.destroyed) {
-      if (n === 1) s.write(this.pending[0]);
-      else if (this.pendingBytes <= COALESCE_MAX_BYTES) s.write(Buffer.concat(this.pending, this.pendingBytes));
-      else {
+      if (n === 1) s.write(pending[0]);
+      else if (this.pendingBytes <= COALESCE_MAX_BYTES) {
+        const joined = Buffer.allocUnsafe(this.pendingBytes);
+        for (let i = 0, at = 0; i < n; i++) at += pending[i].copy(joined, at);
+        s.write(joined);
+      } else {
         s.cork();
-        for (const c of this.pending) s.write(c);
+        for (let i = 0; i < n; i++) s.write(pending[i]);
         s.uncork();
       }
     }
-    this.pending.length = 0;
+    for (let i = 0; i < n; i++) pending[i] = EMPTY;
+    this.pendingCount = 0;
     this.pendingBytes = 0;
   }
 
