@@ -141,11 +141,6 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Lend a connection: an idle one (pinged first when idle longer than idleCheckMs) or a new one.
-   * Rejects PoolTimeoutError after waitTimeoutMs, or the connect error (BackendUnavailableError,
-   * BackendHandshakeError) of the attempt made for this request.
-   */
-  /**
    * The fast path of checkout(): an idle connection lent at once, with no promise, timer or queue entry (they cost
    * ~10 µs on every query's way to the backend). Null when checkout() must be used: waiters queued ahead (FIFO), no
    * idle connection, or the one at hand has been idle long enough to be pinged first.
@@ -171,6 +166,11 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
+  /**
+   * Lend a connection: an idle one (pinged first when idle longer than idleCheckMs) or a new one.
+   * Rejects PoolTimeoutError after waitTimeoutMs, or the connect error (BackendUnavailableError,
+   * BackendHandshakeError) of the attempt made for this request.
+   */
   checkout(): Promise<BackendConnection> {
     if (this.closed) return Promise.reject(this.closedError());
     this.lastUsedAt = Date.now();
