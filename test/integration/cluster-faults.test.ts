@@ -324,8 +324,9 @@ def work():
     for _ in range(50):
         rows, code, msg = attempt(c, 'SELECT name FROM gatehouse_meta.node')
         with lock:
-            if code is None: counts[rows[0][0]] = counts.get(rows[0][0], 0) + 1
-            else: errors.append([code, msg])
+            # An answer without its row is an error too (it would otherwise end this thread silently).
+            if code is None and rows: counts[rows[0][0]] = counts.get(rows[0][0], 0) + 1
+            else: errors.append([code, msg or 'no row: %r' % (rows,)])
 ts = [threading.Thread(target=work) for _ in range(8)]
 for t in ts: t.start()
 for t in ts: t.join()
