@@ -118,8 +118,7 @@ export class ClientHandshake {
     }
     if (err instanceof Failure) {
       this.sink.write(err.packet);
-      this.sink.flush(); // before end(): the sink holds a tick's writes
-      socket.end();
+      this.sink.end();
     } else this.sink.fail(err);
     this.host.close(true);
   }

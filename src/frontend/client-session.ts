@@ -211,8 +211,7 @@ export class ClientSession implements HandshakeHost, StatementsHost, PinnedHost,
         onIdle: (ms) => {
           // ClickHouse closes an idle connection without a word (TCPHandler::runImpl); so does the proxy.
           this.deps.log('info', 'closing an idle client', { remote: this.socket.remoteAddress ?? '', idle_ms: ms });
-          this.sink.flush();
-          if (!this.socket.destroyed) this.socket.end();
+          this.sink.end();
           this.close(true);
         },
         onPartialPacket: (ms) => {

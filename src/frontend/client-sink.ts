@@ -121,6 +121,12 @@ export class ClientSink {
   fail(err: unknown): void {
     if (this.socket.destroyed) return;
     this.sendError(err);
-    this.socket.end();
+    this.end();
+  }
+
+  /** Close the connection once what was written (this tick's held chunks included) has gone out. */
+  end(): void {
+    this.flush();
+    if (!this.socket.destroyed) this.socket.end();
   }
 }

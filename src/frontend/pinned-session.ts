@@ -40,8 +40,7 @@ export class PinnedSession {
     // The session's server-side state (temporary tables, roles) is gone: end the session
     // rather than let later queries run without it.
     if (alreadyTold) {
-      this.sink.flush(); // what was already told leaves before end()
-      if (!this.host.socket.destroyed) this.host.socket.end();
+      this.sink.end();
     } else this.sink.fail(replyError(ProxyErrorCode.NETWORK_ERROR, 'the backend connection holding this session\'s state was lost'));
     this.host.close(true);
   }

@@ -155,13 +155,10 @@ export class Pool extends EventEmitter<PoolEvents> {
         this.discard(conn, 'broken');
         continue;
       }
-      const now = Date.now();
-      if (now - conn.lastUsedAt > this.opts.idleCheckMs) return null;
+      if (this.needsCheck(conn)) return null;
       this.idle.pop();
-      this.lastUsedAt = now;
-      this.busy.add(conn);
-      conn.lastUsedAt = now;
-      this.emit('checkout', conn, 0);
+      this.lastUsedAt = Date.now();
+      this.markLent(conn, 0);
       return conn;
     }
   }
@@ -314,7 +311,7 @@ export class Pool extends EventEmitter<PoolEvents> {
         continue;
       }
       const w = this.waiters.shift()!;
-      if (Date.now() - conn.lastUsedAt > this.opts.idleCheckMs) {
+      if (this.needsCheck(conn)) {
         this.checkThenLend(conn, w);
       } else {
         this.lend(conn, w);
@@ -327,10 +324,20 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   private lend(conn: BackendConnection, w: Waiter): void {
+    this.settle(w, conn);
+    this.markLent(conn, performance.now() - w.queuedAt);
+  }
+
+  /** The connection is the borrower's from now on (both checkout paths). */
+  private markLent(conn: BackendConnection, waitMs: number): void {
     this.busy.add(conn);
     conn.lastUsedAt = Date.now();
-    this.settle(w, conn);
-    this.emit('checkout', conn, performance.now() - w.queuedAt);
+    this.emit('checkout', conn, waitMs);
+  }
+
+  /** Idle long enough to be pinged before it is lent. */
+  private needsCheck(conn: BackendConnection): boolean {
+    return Date.now() - conn.lastUsedAt > this.opts.idleCheckMs;
   }
 
   /** Ping a long-idle connection before lending it; the waiter keeps its place in the queue if it fails. */

@@ -120,12 +120,7 @@ export function decompressFrame(
   let data: Buffer;
   switch (h.method) {
     case CompressionMethod.None:
-      // CompressionCodecNone::doDecompressData: the payload is the data, sizes must agree.
-      if (h.compressedBytes - FRAME_INNER_HEADER_BYTES !== h.decompressedBytes) {
-        throw new CompressionError(
-          `uncompressed frame carries ${h.compressedBytes - FRAME_INNER_HEADER_BYTES} bytes, declared ${h.decompressedBytes}`,
-        );
-      }
+      checkStoredSize(h);
       data = Buffer.from(buf.buffer, buf.byteOffset + payload, h.decompressedBytes);
       break;
     case CompressionMethod.LZ4:
@@ -137,6 +132,15 @@ export function decompressFrame(
       break;
   }
   return { data, frameBytes: h.frameBytes, method: h.method };
+}
+
+/** CompressionCodecNone::doDecompressData: the payload is the data, so the two sizes must agree. */
+function checkStoredSize(h: FrameHeader): void {
+  if (h.compressedBytes - FRAME_INNER_HEADER_BYTES !== h.decompressedBytes) {
+    throw new CompressionError(
+      `uncompressed frame carries ${h.compressedBytes - FRAME_INNER_HEADER_BYTES} bytes, declared ${h.decompressedBytes}`,
+    );
+  }
 }
 
 function verifyChecksum(buf: Uint8Array, pos: number, hashed: number, frameEnd: number): void {
@@ -158,11 +162,7 @@ export function decompressFrameInto(buf: Buffer, pos: number, h: FrameHeader, ve
   const payload = pos + FRAME_HEADER_BYTES;
   switch (h.method) {
     case CompressionMethod.None:
-      if (h.compressedBytes - FRAME_INNER_HEADER_BYTES !== h.decompressedBytes) {
-        throw new CompressionError(
-          `uncompressed frame carries ${h.compressedBytes - FRAME_INNER_HEADER_BYTES} bytes, declared ${h.decompressedBytes}`,
-        );
-      }
+      checkStoredSize(h);
       buf.copy(into, at, payload, frameEnd);
       break;
     case CompressionMethod.LZ4:

@@ -360,22 +360,16 @@ export class Framer {
     r.reset(this.buf, this.pos, this.buf.length);
     r.wantedEnd = 0;
     const now = this.sizeNow(r);
-    if (now !== null) {
-      this.pos = r.pos;
-      const size = this.bufStart + this.pos - this.packetStart;
-      if (size > this.limits.maxBlockBytes) throw new LimitError('maxBlockBytes', size, this.limits.maxBlockBytes);
-      return this.finishBlock(now);
-    }
-    const res = this.sizer!.next();
+    const res = now !== null ? null : this.sizer!.next();
     this.pos = r.pos;
     const size = this.bufStart + this.pos - this.packetStart;
     if (size > this.limits.maxBlockBytes) throw new LimitError('maxBlockBytes', size, this.limits.maxBlockBytes);
-    if (!res.done) {
+    if (now === null && !res!.done) {
       // The sizer consumes partial runs, so the next chunk is always useful.
       this.waitUntil = this.bufStart + this.buf.length + 1;
       return null;
     }
-    return this.finishBlock(res.value);
+    return this.finishBlock(now ?? (res!.value as BlockSummary));
   }
 
   /** Compressed block: whole frames from the raw stream, decompressed and fed to the sizer. */

@@ -1,3 +1,4 @@
+import { MalformedError } from '../errors';
 import { Reader } from '../io/reader';
 
 /**
@@ -9,21 +10,16 @@ export type Count = number | bigint;
 
 /** VarUInt counter of the full UInt64 range (Progress, ProfileInfo): number when it is exact, else bigint. */
 export function readCount(r: Reader): Count {
-  // Up to 7 bytes (below 2^49, exact in a double) without a BigInt: Progress and ProfileInfo come with every query.
-  const buf = r.buf;
-  const end = r.end;
-  let pos = r.pos;
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < 7 && pos < end; i++) {
-    const b = buf[pos++];
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      r.pos = pos;
-      return v;
-    }
-    mul *= 128;
+  // The Reader's number decoder first (no BigInt: Progress and ProfileInfo come with every query); it refuses values
+  // above 2^53, and those (with 2^53 itself, not a safe integer) are read again as a bigint.
+  const start = r.pos;
+  try {
+    const v = r.varUInt();
+    if (v <= Number.MAX_SAFE_INTEGER) return v;
+  } catch (e) {
+    if (!(e instanceof MalformedError)) throw e;
   }
+  r.pos = start;
   const big = r.varUIntBig();
   return big <= MAX_SAFE ? Number(big) : big;
 }
