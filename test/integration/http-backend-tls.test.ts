@@ -147,7 +147,10 @@ describe('HTTP frontend → HTTPS backends (backend_tls)', () => {
     const plain = (await gatehouse(proxyConfig({ ca_file: certs.caCert }, { backend_https_port: ch.httpPort }))).gh;
     const onPlain = await viaProxy(plain, 'SELECT 1');
     expect(onPlain.status).toBe(500);
-    expect(onPlain.body).toContain('TLS handshake failed: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)');
+    // ClickHouse's plain HTTP server answers a TLS ClientHello with an HTTP error at once, or waits for the end of a
+    // request line that the hello's random bytes never complete; the proxy then gives up at connect_timeout_ms. Both
+    // are a refusal naming the backend (seen: 1 run in 3 waits, the ClientHello's random differs each time).
+    expect(onPlain.body).toMatch(/backend writer \(HTTPS\) failed: (TLS handshake failed: wrong version number \(ERR_SSL_WRONG_VERSION_NUMBER\)|UND_ERR_CONNECT_TIMEOUT)/);
     // The other CA's proxy fails (previous test); without verification the same certificate is accepted.
     const skip = (await gatehouse(proxyConfig({ insecure_skip_verify: true }))).gh;
     const res = await viaProxy(skip, 'SELECT 5');
