@@ -1,7 +1,7 @@
-import type { BackendConnection } from '../pool';
+import type { BackendConnection, BackendTarget, Pool } from '../pool';
 import { clientCompression, type ClientCompression, type ClientQuery, type FramedPacket, type Setting } from '../protocol';
 import { classifyCached, type Classification } from '../router';
-import { writtenTables } from './cache-policy';
+import { writtenTables, type CachePlan } from './cache-policy';
 import type { QueryOutcome } from './cache-flight';
 import type { ClientSink } from './client-sink';
 import { exceptionPacket, ProxyErrorCode, replyError, toReplyError } from './error-reply';
@@ -10,12 +10,34 @@ import type { PinnedSession } from './pinned-session';
 import { planQuery } from './query-plan';
 import { mergeSettings, rewriteQuery } from './query-rewrite';
 import { QueryRun, type RunSink } from './query-run';
-import type { SessionCache } from './session-cache';
+import type { SessionCache, SessionCacheConfig } from './session-cache';
 import type { SessionContext } from './session-context';
 import type { SessionStatements } from './session-statements';
 import { isBackendFault, once, seconds, type Attempt, type Lease, type SessionDeps } from './session-types';
 import { DEFAULT_GROUP, type Route } from './targets';
 import { isLimitRefusal } from './user-limits';
+
+/** A backend the router picked for an attempt, and the route it serves it on. */
+type Pick = { target: BackendTarget; route: Route };
+
+/** A Query on its way to a backend, between its plan and its admission by the user's concurrency limit. */
+interface Placing {
+  p: FramedPacket;
+  q: ClientQuery;
+  cls: Classification;
+  route: Route;
+  group: string;
+  injected: Setting[];
+  started: bigint;
+  cachePlan: ReadCachePlan | null;
+}
+
+/** How a cacheable read uses the cache. */
+interface ReadCachePlan {
+  cfg: SessionCacheConfig;
+  plan: CachePlan;
+  compression: ClientCompression | null;
+}
 
 /** What query placement needs from its session. */
 export interface PlacementHost {
@@ -52,8 +74,13 @@ export class QueryPlacement {
     private readonly statements: SessionStatements,
   ) {}
 
-  /** A Query packet from the client: places it (or answers it) and returns once it is running, held or answered. */
-  async startQuery(p: FramedPacket): Promise<void> {
+  /**
+   * A Query packet from the client: places it (or answers it). Returns a promise only when it had to wait (the
+   * user's concurrency limit, a pool with no idle connection, the cache): when the Query went to a backend at once,
+   * the session handles the client's next packet (the empty Data block that follows every Query) in the same tick,
+   * so both leave in one write and wake the server once (BackendConnection.write corks until the tick ends).
+   */
+  startQuery(p: FramedPacket): Promise<void> | void {
     const q = p.packet as ClientQuery;
     this.clientDataOpen = true;
     const cls = classifyCached(q.query);
@@ -83,21 +110,30 @@ export class QueryPlacement {
     if (route === 'reader' && !forced && config.routing.readAfterWriteMs > 0 && Date.now() - this.lastWriteAt < config.routing.readAfterWriteMs) {
       route = 'writer';
     }
-    const started = process.hrtime.bigint();
-    const cachePlan = this.cachePlan(q, cls, route, forced != null, group, injected);
+    const placing: Placing = { p, q, cls, route, group, injected, started: process.hrtime.bigint(), cachePlan: null };
+    placing.cachePlan = this.cachePlan(q, cls, route, forced != null, group, injected);
     // A cached read is counted where it ends up (local for hits and followers).
-    if (!cachePlan) this.deps.events.query(route, cls.kind, this.ctx.qi(q, cls));
-    let admitted: (() => void) | null = null;
-    if (this.ctx.limiter) {
-      const a = await this.ctx.limiter.admit();
-      if (isLimitRefusal(a)) {
-        if (cachePlan) this.deps.events.query(route, cls.kind, this.ctx.qi(q, cls));
-        this.sink.sendError(replyError(a.chCode, a.message));
-        this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: a.chCode }, this.ctx.qi(q, cls));
-        return;
-      }
-      admitted = once(a);
+    if (!placing.cachePlan) this.deps.events.query(route, cls.kind, this.ctx.qi(q, cls));
+    if (this.ctx.limiter) return this.admitThenPlace(placing);
+    return this.place(placing, null);
+  }
+
+  /** Waits for the user's concurrency limit (or its refusal), then places the query. */
+  private async admitThenPlace(placing: Placing): Promise<void> {
+    const { q, cls, route, started, cachePlan } = placing;
+    const a = await this.ctx.limiter!.admit();
+    if (isLimitRefusal(a)) {
+      if (cachePlan) this.deps.events.query(route, cls.kind, this.ctx.qi(q, cls));
+      this.sink.sendError(replyError(a.chCode, a.message));
+      this.deps.events.queryDone(route, seconds(started), { origin: 'proxy', code: a.chCode }, this.ctx.qi(q, cls));
+      return;
     }
+    return this.place(placing, once(a));
+  }
+
+  /** An admitted query: its bytes for the backend, then the cache's hold or an attempt on a backend. */
+  private place({ p, q, cls, route, group, injected, started, cachePlan }: Placing, admitted: (() => void) | null): Promise<void> | void {
+    const { config } = this.deps;
     let queryBytes: readonly Buffer[];
     try {
       queryBytes = this.queryBytes(p, q, injected);
@@ -125,7 +161,7 @@ export class QueryPlacement {
   }
 
   /** The cache plan of a read that may use the cache, or null (cache off, not cacheable: the bypass is counted). */
-  private cachePlan(q: ClientQuery, cls: Classification, route: Route, forced: boolean, group: string, injected: Setting[]) {
+  private cachePlan(q: ClientQuery, cls: Classification, route: Route, forced: boolean, group: string, injected: Setting[]): ReadCachePlan | null {
     const cfg = this.cache.config;
     if (!cfg || cls.kind !== 'read' || cls.session !== undefined) return null;
     // A read sent to the writer by read-your-writes or a rule wants the writer's current data, not a cached copy.
@@ -174,47 +210,58 @@ export class QueryPlacement {
     return [rewriteQuery(q, mergeSettings(this.ctx.settings, q.settings, injected), this.ctx.revision)];
   }
 
-  /** One try of a query on one backend; reads that fail before any byte reached the client try another reader. */
-  async runAttempt(at: Attempt): Promise<void> {
-    const { router, health } = this.deps;
-    for (;;) {
-      const pick = router.pick(at.route, at.group, at.tried);
-      if ('chCode' in pick) return this.endAttempt(at, pick);
-      const target = pick.target;
-      const pool = this.ctx.poolFor(target, pick.route, this.ctx.database);
-      let conn: BackendConnection;
-      try {
-        conn = pool.tryCheckout() ?? (await pool.checkout());
-      } catch (e) {
-        if (isBackendFault(e)) health?.reportFailure(target, (e as Error).message);
-        at.tried.add(target.name);
-        if (at.retriable && isBackendFault(e)) {
-          // Every reader tried: one more pick decides between the writer fallback and 279,
-          // without spending a retry.
-          const readersLeft = router.readers(at.group).some((r) => !at.tried.has(r.name));
-          if (!readersLeft && !at.fallbackTried) {
-            at.fallbackTried = true;
-            continue;
-          }
-          if (at.retriesLeft > 0) {
-            at.retriesLeft--;
-            continue;
-          }
+  /**
+   * One try of a query on one backend; reads that fail before any byte reached the client try another reader.
+   * Synchronous when the pool has an idle connection (see startQuery); a promise when it must wait for one.
+   */
+  runAttempt(at: Attempt): Promise<void> | void {
+    const pick = this.deps.router.pick(at.route, at.group, at.tried);
+    if ('chCode' in pick) return this.endAttempt(at, pick);
+    const pool = this.ctx.poolFor(pick.target, pick.route, this.ctx.database);
+    const conn = pool.tryCheckout();
+    if (conn) return this.startOn(at, pick, pool, conn);
+    return this.checkoutThenStart(at, pick, pool);
+  }
+
+  /** No idle connection: waits for one (a connect, a freed connection); a backend fault may move the read on. */
+  private async checkoutThenStart(at: Attempt, pick: Pick, pool: Pool): Promise<void> {
+    let conn: BackendConnection;
+    try {
+      conn = await pool.checkout();
+    } catch (e) {
+      const { router, health } = this.deps;
+      if (isBackendFault(e)) health?.reportFailure(pick.target, (e as Error).message);
+      at.tried.add(pick.target.name);
+      if (at.retriable && isBackendFault(e)) {
+        // Every reader tried: one more pick decides between the writer fallback and 279,
+        // without spending a retry.
+        const readersLeft = router.readers(at.group).some((r) => !at.tried.has(r.name));
+        if (!readersLeft && !at.fallbackTried) {
+          at.fallbackTried = true;
+          return this.runAttempt(at);
         }
-        return this.endAttempt(at, e);
+        if (at.retriesLeft > 0) {
+          at.retriesLeft--;
+          return this.runAttempt(at);
+        }
       }
-      if (this.host.isClosed && !(at.flight && (at.flight.subscribers > 0 || at.flight.background))) {
-        pool.release(conn, true);
-        at.admitted?.();
-        at.flight?.sendError(new Error('client gone'));
-        return;
-      }
-      const lease: Lease = { conn, pool, pinned: false, target, group: at.group };
-      router.acquire(at.group, target);
-      at.tried.add(target.name);
-      this.execute(at, lease, pick.route);
+      return this.endAttempt(at, e);
+    }
+    this.startOn(at, pick, pool, conn);
+  }
+
+  /** The attempt has its backend connection: run it there (or give it back if nobody wants the answer any more). */
+  private startOn(at: Attempt, pick: Pick, pool: Pool, conn: BackendConnection): void {
+    if (this.host.isClosed && !(at.flight && (at.flight.subscribers > 0 || at.flight.background))) {
+      pool.release(conn, true);
+      at.admitted?.();
+      at.flight?.sendError(new Error('client gone'));
       return;
     }
+    const lease: Lease = { conn, pool, pinned: false, target: pick.target, group: at.group };
+    this.deps.router.acquire(at.group, pick.target);
+    at.tried.add(pick.target.name);
+    this.execute(at, lease, pick.route);
   }
 
   private endAttempt(at: Attempt, err: unknown): void {
@@ -271,7 +318,7 @@ export class QueryPlacement {
           router.release(lease.group, lease.target);
           lease.pool.release(lease.conn, false);
           at.retriesLeft--;
-          void this.runAttempt(at).then(() => this.host.pump());
+          void Promise.resolve(this.runAttempt(at)).then(() => this.host.pump());
         },
         onDone: ({ reusable, error }) => {
           if (this.run === run) this.run = null;

@@ -26,7 +26,7 @@ export interface CacheHost {
   readonly events: SessionEvents;
   isClosed(): boolean;
   /** Places the attempt on a backend (the session's runAttempt); the attempt's flight is its sink. */
-  place(at: Attempt): Promise<void>;
+  place(at: Attempt): Promise<void> | void;
   /** The query ended for this client: free its slot, count it, go on with the client's next packet. */
   ended(at: Attempt, route: Route | 'local', outcome: QueryOutcome): void;
   /** Who runs `at`, for events. */
@@ -114,7 +114,7 @@ export class SessionCache {
     }
   }
 
-  private runUncached(at: Attempt): Promise<void> {
+  private runUncached(at: Attempt): Promise<void> | void {
     this.host.events.query(at.route, at.cls.kind, this.host.info(at));
     return this.host.place(at);
   }
