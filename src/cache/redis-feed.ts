@@ -7,7 +7,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ChannelListeners } from './redis-notify';
 import type { RedisKeys } from './redis-keys';
-import type { FeedItem, FeedRead, StoreFeed } from './store';
+import { FEED_READER_MARK_MS, type FeedItem, type FeedRead, type StoreFeed } from './store';
 
 type Call = <T>(op: string, work: () => Promise<T>) => Promise<T>;
 
@@ -73,16 +73,22 @@ export class RedisFeed implements StoreFeed {
     return this.look(key, after, count);
   }
 
+  readers(key: string): Promise<boolean> {
+    return this.call('feed.readers', async () => (await this.client.exists(this.keys.readers(key))) === 1);
+  }
+
   private look(key: string, after: string, count: number): Promise<FeedRead | null> {
     const stream = this.keys.feed(key);
     return this.call('feed.read', async () => {
       const start = after === '0' ? '-' : `(${after}`;
       // One node (shared hash tag), one pipeline: the items and the lock holder seen at the same moment.
+      // Every read also marks the feed as read (readers()), so its producer runs on for us if its own clients leave.
       const [rowsReply, lockReply, existsReply] = ((await this.client
         .pipeline()
         .xrangeBuffer(stream, start, '+', 'COUNT', count)
         .get(this.keys.lock(key))
         .exists(stream)
+        .set(this.keys.readers(key), '1', 'PX', FEED_READER_MARK_MS)
         .exec()) ?? []) as [Error | null, unknown][];
       for (const r of [rowsReply, lockReply, existsReply]) if (r?.[0]) throw r[0];
       const rows = (rowsReply?.[1] ?? []) as [Buffer, Buffer[]][];

@@ -14,6 +14,8 @@ export interface RedisKeys {
   channel(key: string): string;
   /** The stream a running result is fed through to other instances (redis-feed.ts). */
   feed(key: string): string;
+  /** Set while some instance reads that stream (each read renews it): the producer's run has clients elsewhere. */
+  readers(key: string): string;
   /** Set of the cache keys whose entries read `table`. */
   index(table: string): string;
   /** Invalidation counter of `table` (INCR on every invalidation). */
@@ -35,6 +37,7 @@ export function redisKeys(prefix: string): RedisKeys {
     lock: (key) => `${prefix}l:{${tagText(key)}}`,
     channel: (key) => `${prefix}c:{${tagText(key)}}`,
     feed: (key) => `${prefix}s:{${tagText(key)}}`,
+    readers: (key) => `${prefix}r:{${tagText(key)}}`,
     index: (table) => `${prefix}t:{${tagText(table)}}`,
     counter: (table) => `${prefix}v:{${tagText(table)}}`,
   };

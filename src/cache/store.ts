@@ -90,4 +90,15 @@ export interface StoreFeed {
    * null when there is neither a feed nor a lock holder (nobody is producing it).
    */
   read(key: string, after: string, count: number, waitMs: number): Promise<FeedRead | null>;
+  /**
+   * Whether some instance read the feed of `key` within the last {@link FEED_READER_MARK_MS} (each read leaves that
+   * mark): the producer's run still has clients elsewhere when its own last client leaves.
+   */
+  readers(key: string): Promise<boolean>;
 }
+
+/**
+ * How long a read of a feed marks it as read. Readers read at least every 250 ms while they wait for items
+ * (cache-feed.ts); a reader held up longer by a slow client of its own can miss the mark.
+ */
+export const FEED_READER_MARK_MS = 5_000;

@@ -57,6 +57,19 @@ export class FeedPublisher implements FlightTap {
     this.push({ kind: 'packet', bytes: rec.bytes, blockStart: rec.blockStart });
   }
 
+  /** Whether another instance reads this feed now (its clients would lose their answer if the run were cut). */
+  remoteReaders(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    return this.feed.readers(this.o.key).then(
+      (read) => {
+        if (read) this.o.log('info', 'cache: the last client here of a shared run left; it runs on for clients of other instances reading its feed');
+        return read;
+      },
+      // The store cannot tell: the run is cut as without readers (their clients get the error of a lost producer).
+      () => false,
+    );
+  }
+
   end(status: 'ok' | 'error' | 'abandoned', bytes?: Buffer): void {
     if (this.stopped) return;
     this.push({ kind: 'end', status, bytes });

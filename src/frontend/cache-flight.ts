@@ -63,6 +63,11 @@ function sameCompression(a: ClientCompression | null, b: ClientCompression | nul
 /** Receives the flight's result for clients on other instances (cache-feed.ts). */
 export interface FlightTap {
   packet(rec: RecordedPacket): void;
+  /**
+   * Whether clients on other instances read the result now (the Redis feed). When the flight's last client here
+   * leaves, the run goes on for them instead of being cut.
+   */
+  remoteReaders?(): Promise<boolean>;
   /** The result ended: `ok` (EndOfStream), `error` (an Exception packet, given), `abandoned` (cancelled, left). */
   end(status: 'ok' | 'error' | 'abandoned', bytes?: Buffer): void;
 }
@@ -87,6 +92,10 @@ export class Flight {
   private overCap = false;
   /** Runs with no subscriber (stale-while-revalidate refresh): it fills the cache for later clients. */
   readonly background: boolean;
+  /** Its last client here left while clients on other instances read its feed: it runs on to its end for them. */
+  private detached = false;
+  /** The last client here left; whether other instances read the feed is being asked. */
+  private askingReaders = false;
 
   constructor(
     readonly key: string,
@@ -144,7 +153,7 @@ export class Flight {
   cancel(s: FlightSubscriber): void {
     const sub = this.find(s);
     if (!sub || this.ended) return;
-    if (this.subs.size === 1 && !this.background) {
+    if (this.subs.size === 1 && !this.runsOn) {
       this.giveUpRecording(); // a cancelled result is cut short: never stored
       this.endTap('abandoned');
       this.run?.cancel();
@@ -163,12 +172,37 @@ export class Flight {
     if (!sub) return;
     this.subs.delete(sub);
     this.wakeDrainWaiters();
-    if (this.subs.size === 0 && !this.background && !this.ended) {
-      this.giveUpRecording();
-      this.endTap('abandoned');
-      if (this.run && !this.run.finished) this.run.abandon();
-      else if (!this.run) this.end(null, {}); // not placed yet: nothing to stop
+    if (this.subs.size > 0 || this.runsOn || this.ended || this.askingReaders) return;
+    const running = this.run !== null && !this.run.finished;
+    if (!running || !this.tap?.remoteReaders) {
+      this.stop();
+      return;
     }
+    // Clients on other instances may be reading this run's feed: cutting it would cut them mid-answer. The run goes
+    // on (into the recording and the feed) while the store is asked; a client joining meanwhile keeps it too.
+    this.askingReaders = true;
+    void this.tap.remoteReaders().then((read) => {
+      this.askingReaders = false;
+      if (this.subs.size > 0 || this.ended) return;
+      if (read) {
+        this.detached = true;
+        return;
+      }
+      this.stop();
+    });
+  }
+
+  /** A refresh, or a run kept for other instances' clients: no client here leaving stops it. */
+  private get runsOn(): boolean {
+    return this.background || this.detached;
+  }
+
+  /** Nobody wants the result any more: the backend query is cancelled (or never placed), nothing is stored or fed. */
+  private stop(): void {
+    this.giveUpRecording();
+    this.endTap('abandoned');
+    if (this.run && !this.run.finished) this.run.abandon();
+    else if (!this.run) this.end(null, {}); // not placed yet: nothing to stop
   }
 
   /** Another instance produced the result (Redis single-flight): replay it to every subscriber. */

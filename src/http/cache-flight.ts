@@ -52,9 +52,9 @@ export class HttpFlights {
     return this.byKey.size;
   }
 
-  /** The server is closing: background refreshes (no client whose leaving would end them) are cut. */
+  /** The server is closing: runs with no client here (refreshes, runs kept for other instances) are cut. */
   close(): void {
-    for (const f of this.byKey.values()) if (f.background) f.abort(false);
+    for (const f of this.byKey.values()) if (f.unattended) f.abort(false);
   }
 }
 

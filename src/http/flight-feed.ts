@@ -40,6 +40,10 @@ export class HttpFeedTap implements HttpFlightTap {
   end(status: 'ok' | 'abandoned'): void {
     this.publisher.end(status);
   }
+
+  remoteReaders(): Promise<boolean> {
+    return this.publisher.remoteReaders();
+  }
 }
 
 /** The reader's side: a feed read into an HTTP flight (followFeed drives it). */

@@ -60,6 +60,8 @@ export interface HttpFlightTap {
   head(status: number, headers: readonly string[]): void;
   chunk(bytes: Buffer): void;
   end(status: 'ok' | 'abandoned'): void;
+  /** Whether clients on other instances read the answer now: the run then goes on when its last client here leaves. */
+  remoteReaders?(): Promise<boolean>;
 }
 
 interface Sub {
@@ -106,6 +108,10 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   private drainWaiters: (() => void)[] = [];
   private corked: ServerResponse[] = [];
   private tap: HttpFlightTap | null = null;
+  /** Its last client here left while clients on other instances read its feed: it runs on to its end for them. */
+  private detached = false;
+  /** The last client here left; whether other instances read the feed is being asked. */
+  private askingReaders = false;
   /** The answer comes from another instance's run (relayHead): every client here is answered as a follower. */
   private relayed = false;
 
@@ -140,6 +146,11 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
 
   get clients(): number {
     return this.subs.size;
+  }
+
+  /** Runs with no client here to end it: a refresh, or a run kept for clients on other instances. */
+  get unattended(): boolean {
+    return this.background || this.detached;
   }
 
   /**
@@ -407,8 +418,24 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
     if (sub.settled) return;
     this.release(sub, { kind: 'gone', bytes: sub.bytes });
     this.wakeDrainWaiters();
-    const running = this.state === 'waiting' || this.state === 'streaming' || this.state === 'leaderOnly';
-    if (this.subs.size === 0 && !this.background && running) this.abort(true);
+    if (this.subs.size > 0 || this.background || this.detached || this.askingReaders || !this.running) return;
+    if (!this.tap?.remoteReaders) {
+      this.abort(true);
+      return;
+    }
+    // Clients on other instances may be reading this run's feed: cutting it would cut them mid-answer. The answer
+    // goes on (into the recording and the feed) while the store is asked; a client joining meanwhile keeps it too.
+    this.askingReaders = true;
+    void this.tap.remoteReaders().then((read) => {
+      this.askingReaders = false;
+      if (this.subs.size > 0 || !this.running) return;
+      if (read) this.detached = true;
+      else this.abort(true);
+    });
+  }
+
+  private get running(): boolean {
+    return this.state === 'waiting' || this.state === 'streaming' || this.state === 'leaderOnly';
   }
 }
 

@@ -181,6 +181,44 @@ describe('result cache (Redis store, two proxy instances)', () => {
     }
   }, 60_000);
 
+  it("the running instance's last client leaving mid-result does not cut the other instance's client: the run goes on for it", async () => {
+    const mk = `xrunson-${randomUUID().slice(0, 8)}`;
+    const sql = `SELECT number, sleep(0.4) FROM numbers(4) WHERE '${mk}' != ''`;
+    const settings = [
+      { name: 'log_queries', value: '1', flags: 0 },
+      { name: 'max_block_size', value: '1', flags: 0 },
+    ];
+    const logFrom = a.output().length;
+    const [ca] = await openClients(a.port, 1);
+    const [cb] = await openClients(b.port, 1);
+    try {
+      ca!.query(sql, settings);
+      await new Promise((r) => setTimeout(r, 100));
+      cb!.query(sql, settings);
+      let rows = 0;
+      let last: FramedPacket | null = null;
+      for (;;) {
+        const p = await cb!.next(30_000);
+        if (p === null) throw new Error('connection closed');
+        if (p.code === ServerCode.Data && p.block && p.block.rows > 0) {
+          rows += p.block.rows;
+          if (rows === 1) ca!.close(); // a's only client leaves after the first row, while b's client reads a's feed
+        }
+        if (p.code === ServerCode.EndOfStream || p.code === ServerCode.Exception) {
+          last = p;
+          break;
+        }
+      }
+      expect(last?.code).toBe(ServerCode.EndOfStream);
+      expect(rows).toBe(4);
+      expect(await executions(mk)).toBe(1);
+      expect(a.output().slice(logFrom)).toContain('runs on for clients of other instances reading its feed');
+    } finally {
+      ca!.close();
+      cb!.close();
+    }
+  }, 60_000);
+
   it('after a write, a second instance never follows the feed of the execution from before the write', async () => {
     const sql = "SELECT count() FROM default.shared WHERE 'feedinv' != '' AND sleep(0.3) = 0";
     const both = async (): Promise<string[]> => {
