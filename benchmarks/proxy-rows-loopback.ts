@@ -120,9 +120,12 @@ export async function startLoopbackRows(ch: ClickHouseServer, opts: RunOptions, 
   return {
     section,
     async warmUp() {
-      // JIT the proxy, open pooled backend connections, warm ClickHouse's caches, on every path alike.
+      // JIT the proxy, open pooled backend connections, warm ClickHouse's caches, on every path alike. A fresh
+      // Gatehouse reaches its steady `SELECT 1` rate after ~5 000 queries (V8 optimising the hot path: measured
+      // 1 558 QPS at c=1 in its first 3 s, 1 650–1 870 after, RESULTS.md "Fifth session"); 300 left the first
+      // repetition's c=1 row measuring a cold proxy.
       for (const p of PATHS) {
-        if (groups.select1) await clickhouseBenchmark(ports[p], 'SELECT 1', 300, 8, dir);
+        if (groups.select1) await clickhouseBenchmark(ports[p], 'SELECT 1', quick ? 300 : 6000, 8, dir);
         if (groups.bulk) await clickhouseBenchmark(ports[p], SQL_1M, 2, 1, dir);
         await connectPerQuery(ports[p], 100, 8);
       }
