@@ -64,6 +64,14 @@ async function direct(sql: string, params: Record<string, string> = {}): Promise
   return Buffer.from(await res.arrayBuffer());
 }
 
+/** Runs for minutes and sends nothing before its one row: only a KILL QUERY stops it on 18.16. */
+const endlessQuery = (mk: string) => `SELECT sum(number) FROM numbers(100000000000) WHERE '${mk}' != ''`;
+
+/** Queries containing `mk` running on the writer now. */
+async function runningOnWriter(mk: string): Promise<number> {
+  return Number((await httpQuery(cluster.writer.httpPort, `SELECT count() FROM system.processes WHERE query LIKE '%${mk}%' AND query NOT LIKE '%system.processes%'`)).trim());
+}
+
 /** How many times a query containing `marker` started on the writer. */
 async function executions(marker: string): Promise<number> {
   await httpQuery(cluster.writer.httpPort, 'SYSTEM FLUSH LOGS');
@@ -215,10 +223,8 @@ describe('HTTP single-flight (one instance)', () => {
 
   it('the last client of a shared run leaving cuts it, and the query is killed on the backend', async () => {
     const mk = `all-gone-${randomUUID().slice(0, 8)}`;
-    // Runs for minutes and sends nothing before its one row: only a KILL QUERY stops it on 18.16.
-    const sql = `SELECT sum(number) FROM numbers(100000000000) WHERE '${mk}' != ''`;
-    const running = async () =>
-      Number((await httpQuery(cluster.writer.httpPort, `SELECT count() FROM system.processes WHERE query LIKE '%${mk}%' AND query NOT LIKE '%system.processes%'`)).trim());
+    const sql = endlessQuery(mk);
+    const running = () => runningOnWriter(mk);
     const logFrom = mem.output().length;
     const clients = [new AbortController(), new AbortController()];
     const requests = clients.map((c) => fetch(url(mem.httpPort!, sql), { signal: c.signal, headers: IDENTITY }).catch((e: unknown) => e));
@@ -348,10 +354,8 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
 
   it('with nobody reading its feed elsewhere, the running instance still cuts the run when its last client leaves', async () => {
     const mk = `redis-alone-${randomUUID().slice(0, 8)}`;
-    // Runs for minutes and sends nothing before its one row: only a KILL QUERY stops it on 18.16.
-    const sql = `SELECT sum(number) FROM numbers(100000000000) WHERE '${mk}' != ''`;
-    const running = async () =>
-      Number((await httpQuery(cluster.writer.httpPort, `SELECT count() FROM system.processes WHERE query LIKE '%${mk}%' AND query NOT LIKE '%system.processes%'`)).trim());
+    const sql = endlessQuery(mk);
+    const running = () => runningOnWriter(mk);
     const logFrom = ra.output().length;
     const client = new AbortController();
     const request = fetch(url(ra.httpPort!, sql), { signal: client.signal, headers: IDENTITY }).catch((e: unknown) => e);
