@@ -197,6 +197,80 @@ describe('HttpFlight', () => {
     expect(readHttpEntry(f.entry!).body.toString()).toBe('fresh');
   });
 
+  describe('the last client leaving while the answer is fed to other instances', () => {
+    /** A feed tap whose remoteReaders() answers when told to. */
+    function tap() {
+      let answer!: (read: boolean) => void;
+      const t = {
+        asked: 0,
+        ended: [] as string[],
+        head: () => undefined,
+        chunk: () => undefined,
+        end: (status: string) => void t.ended.push(status),
+        remoteReaders: () => {
+          t.asked += 1;
+          return new Promise<boolean>((r) => (answer = r));
+        },
+        answer: (read: boolean) => answer(read),
+      };
+      return t;
+    }
+
+    async function leaderLeavesMidAnswer(f: HttpFlight) {
+      const x = fakeExchange();
+      const cuts: boolean[] = [];
+      const a = await client();
+      const sa = f.join(a.res, '', true);
+      f.attach(x, (clientGone) => cuts.push(clientGone));
+      f.writeHead(200, [...HEAD]);
+      f.write(Buffer.from('part'));
+      a.req.destroy();
+      expect(await sa.done).toMatchObject({ kind: 'gone' });
+      return { x, cuts };
+    }
+
+    test('read elsewhere: the run goes on to its end and is stored, nothing is cut', async () => {
+      const f = new HttpFlight(options());
+      const t = tap();
+      f.setTap(t);
+      const { x, cuts } = await leaderLeavesMidAnswer(f);
+      expect(t.asked).toBe(1);
+      t.answer(true);
+      await tick();
+      expect([x.aborts, f.aborted, cuts, f.unattended]).toEqual([0, false, [], true]);
+      f.write(Buffer.from('+rest'));
+      f.end();
+      expect(t.ended).toEqual(['ok']);
+      expect(readHttpEntry(f.entry!).body.toString()).toBe('part+rest');
+    });
+
+    test('read nowhere: the run is cut as without a feed', async () => {
+      const f = new HttpFlight(options());
+      const t = tap();
+      f.setTap(t);
+      const { x, cuts } = await leaderLeavesMidAnswer(f);
+      expect(x.aborts).toBe(0); // not before the store answered
+      t.answer(false);
+      await tick();
+      expect([x.aborts, f.aborted, cuts]).toEqual([1, true, [true]]);
+    });
+
+    test('a client joining while the store is asked keeps the run, whatever the answer', async () => {
+      const f = new HttpFlight(options());
+      const t = tap();
+      f.setTap(t);
+      const { x } = await leaderLeavesMidAnswer(f);
+      const b = await client();
+      const sb = f.join(b.res, '');
+      t.answer(false);
+      await tick();
+      expect([x.aborts, f.aborted]).toEqual([0, false]);
+      f.end();
+      expect(await sb.done).toMatchObject({ kind: 'answered' });
+      expect((await b.got).body.toString()).toBe('part');
+    });
+  });
+
   test('a client that stops reading holds the others back until maxPausedMs, then it is dropped', async () => {
     const f = new HttpFlight(options({ maxPausedMs: 300, maxEntryBytes: 1 }));
     const [slow, fast] = [await client(), await client()];
