@@ -61,6 +61,7 @@ export function buildCache(cfg: GatehouseConfig, metrics: Metrics, log: Logger, 
       singleflightWait: (scope) => metrics.cacheSingleflightWaitsTotal.inc({ scope }),
       staleServed: () => metrics.cacheStaleServedTotal.inc(),
       refresh: () => metrics.cacheRefreshesTotal.inc(),
+      runKept: () => metrics.cacheRunsKeptTotal.inc(),
     },
     {
       maxEntryBytes: c.max_entry_bytes,

@@ -28,6 +28,8 @@ export interface FeedOptions {
   /** Stop feeding a result larger than this (memory in the store is bounded): readers that already sent get an error. */
   maxFeedBytes: number;
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** The producer's run went on for other instances' readers (remoteReaders() said yes): counted by the metrics. */
+  onKept?: () => void;
 }
 
 /** The producer's side: batches the flight's packets per tick and appends them to the feed in order. */
@@ -62,7 +64,10 @@ export class FeedPublisher implements FlightTap {
     if (this.stopped) return Promise.resolve(false);
     return this.feed.readers(this.o.key).then(
       (read) => {
-        if (read) this.o.log('info', 'cache: the last client here of a shared run left; it runs on for clients of other instances reading its feed');
+        if (read) {
+          this.o.log('info', 'cache: the last client here of a shared run left; it runs on for clients of other instances reading its feed');
+          this.o.onKept?.();
+        }
         return read;
       },
       // The store cannot tell: the run is cut as without readers (their clients get the error of a lost producer).

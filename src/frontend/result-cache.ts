@@ -18,6 +18,8 @@ export interface CacheEvents {
   singleflightWait(scope: 'process' | 'cluster'): void;
   staleServed(): void;
   refresh(): void;
+  /** A shared execution went on after its last client here left: clients of other instances read its feed. */
+  runKept(): void;
 }
 
 export interface ResultCacheOptions {
@@ -128,7 +130,7 @@ export class ResultCache implements FlightOwner {
   }
 
   private feedOptions(key: string): FeedOptions {
-    return { key, lockTimeoutMs: this.o.lockTimeoutMs, maxFeedBytes: 4 * this.o.maxEntryBytes, log: this.o.log };
+    return { key, lockTimeoutMs: this.o.lockTimeoutMs, maxFeedBytes: 4 * this.o.maxEntryBytes, log: this.o.log, onKept: () => this.events.runKept() };
   }
 
   /** FlightOwner: the result ended; store it when complete and recorded, free the lock either way. */

@@ -312,7 +312,7 @@ function refresh(c: CacheableRequest): void {
 
 /** As the native port's feeds (result-cache.ts): a feed may carry up to four entries' worth before it is abandoned. */
 function feedOptions(ctx: HandlerContext, cache: ResultCache, key: string): FeedOptions {
-  return { key, lockTimeoutMs: cache.lockTimeoutMs, maxFeedBytes: 4 * cache.maxEntryBytes, log: ctx.deps.log };
+  return { key, lockTimeoutMs: cache.lockTimeoutMs, maxFeedBytes: 4 * cache.maxEntryBytes, log: ctx.deps.log, onKept: () => cache.events.runKept() };
 }
 
 function storeFailed(ctx: HandlerContext, cache: ResultCache | null, op: string, e: unknown): void {

@@ -81,6 +81,7 @@ export class Metrics {
   readonly cacheSingleflightWaitsTotal: Counter<'scope'>;
   readonly cacheStaleServedTotal: Counter;
   readonly cacheRefreshesTotal: Counter;
+  readonly cacheRunsKeptTotal: Counter;
   /** Set by the cache (setCacheStoreUp); absent until then. */
   readonly cacheStoreUp: Gauge;
 
@@ -268,6 +269,11 @@ export class Metrics {
     this.cacheRefreshesTotal = new Counter({
       name: `${PREFIX}cache_refreshes_total`,
       help: 'Background refreshes of stale cache entries started.',
+      registers,
+    });
+    this.cacheRunsKeptTotal = new Counter({
+      name: `${PREFIX}cache_runs_kept_total`,
+      help: "Shared executions that went on after this instance's last client of them left, because clients of other instances were reading their feed.",
       registers,
     });
     this.cacheStoreUp = new Gauge({

@@ -183,6 +183,7 @@ describe('result cache (Redis store, two proxy instances)', () => {
 
   it("the running instance's last client leaving mid-result does not cut the other instance's client: the run goes on for it", async () => {
     const mk = `xrunson-${randomUUID().slice(0, 8)}`;
+    const kept0 = await metric(a, 'gatehouse_cache_runs_kept_total');
     const sql = `SELECT number, sleep(0.4) FROM numbers(4) WHERE '${mk}' != ''`;
     const settings = [
       { name: 'log_queries', value: '1', flags: 0 },
@@ -213,6 +214,7 @@ describe('result cache (Redis store, two proxy instances)', () => {
       expect(rows).toBe(4);
       expect(await executions(mk)).toBe(1);
       expect(a.output().slice(logFrom)).toContain('runs on for clients of other instances reading its feed');
+      expect(await metric(a, 'gatehouse_cache_runs_kept_total')).toBe(kept0 + 1);
     } finally {
       ca!.close();
       cb!.close();

@@ -324,6 +324,7 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
 
   it("the running instance's last client leaving mid-answer does not cut the other instance's client: the run goes on for it", async () => {
     const mk = `redis-runs-on-${randomUUID().slice(0, 8)}`;
+    const kept0 = await metric(ra, 'gatehouse_cache_runs_kept_total');
     const sql = streamedQuery(mk);
     const expected = await direct(sql, STREAMED_PARAMS);
     const logFrom = ra.output().length;
@@ -350,10 +351,12 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
     const log = ra.output().slice(logFrom);
     expect(log).toContain('runs on for clients of other instances reading its feed');
     expect(log).not.toContain('KILL QUERY');
+    expect(await metric(ra, 'gatehouse_cache_runs_kept_total')).toBe(kept0 + 1);
   }, 120_000);
 
   it('with nobody reading its feed elsewhere, the running instance still cuts the run when its last client leaves', async () => {
     const mk = `redis-alone-${randomUUID().slice(0, 8)}`;
+    const kept0 = await metric(ra, 'gatehouse_cache_runs_kept_total');
     const sql = endlessQuery(mk);
     const running = () => runningOnWriter(mk);
     const logFrom = ra.output().length;
@@ -365,6 +368,7 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
     await until(async () => (await running()) === 0, 20_000, `${mk} to be killed`);
     await until(() => ra.output().slice(logFrom).includes('KILL QUERY sent for a cut request'), 10_000, 'the kill to be logged');
     expect(ra.output().slice(logFrom)).not.toContain('runs on for clients');
+    expect(await metric(ra, 'gatehouse_cache_runs_kept_total')).toBe(kept0);
   }, 120_000);
 });
 

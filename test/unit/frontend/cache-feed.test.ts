@@ -20,8 +20,9 @@ function memoryFeed(read: boolean | Error) {
       return read;
     },
   };
-  const o: FeedOptions = { key: 'k1', lockTimeoutMs: 1000, maxFeedBytes: 1 << 20, log: (_level, msg) => void logged.push(msg) };
-  return { feed, o, logged };
+  const kept = { count: 0 };
+  const o: FeedOptions = { key: 'k1', lockTimeoutMs: 1000, maxFeedBytes: 1 << 20, log: (_level, msg) => void logged.push(msg), onKept: () => void kept.count++ };
+  return { feed, o, logged, kept };
 }
 
 const flushed = () => new Promise((r) => setImmediate(r));
@@ -37,17 +38,19 @@ test('appends the start token, the packets and the end in order', async () => {
   expect(feed.items[0]).toEqual({ kind: 'start', token: 'token-1' });
 });
 
-test('remoteReaders: the store answers for the key, and a "yes" is logged', async () => {
-  const { feed, o, logged } = memoryFeed(true);
+test('remoteReaders: the store answers for the key, and a "yes" is logged and counted', async () => {
+  const { feed, o, logged, kept } = memoryFeed(true);
   const p = new FeedPublisher(feed, 't', o);
   expect(await p.remoteReaders()).toBe(true);
   expect(feed.asked).toEqual(['k1']);
   expect(logged.some((m) => m.includes('runs on for clients of other instances'))).toBe(true);
+  expect(kept.count).toBe(1);
 });
 
 test('remoteReaders: no reader, a failing store, or a feed already ended all answer false', async () => {
   const none = memoryFeed(false);
   expect(await new FeedPublisher(none.feed, 't', none.o).remoteReaders()).toBe(false);
+  expect(none.kept.count).toBe(0);
   const failing = memoryFeed(new Error('redis down'));
   expect(await new FeedPublisher(failing.feed, 't', failing.o).remoteReaders()).toBe(false);
   const ended = memoryFeed(true);

@@ -22,6 +22,7 @@ describe('Metrics', () => {
       'gatehouse_cache_invalidations_total counter',
       'gatehouse_cache_misses_total counter',
       'gatehouse_cache_refreshes_total counter',
+      'gatehouse_cache_runs_kept_total counter',
       'gatehouse_cache_singleflight_waits_total counter',
       'gatehouse_cache_stale_served_total counter',
       'gatehouse_cache_store_up gauge',
@@ -238,6 +239,7 @@ describe('Metrics', () => {
       m.countSingleflightWait('cluster');
       m.cacheStaleServedTotal.inc();
       m.cacheRefreshesTotal.inc();
+      m.cacheRunsKeptTotal.inc();
       const text = await m.render();
       expect(samples(text, 'gatehouse_cache_hits_total')).toEqual(['gatehouse_cache_hits_total 2']);
       expect(samples(text, 'gatehouse_cache_misses_total')).toEqual(['gatehouse_cache_misses_total 1']);
@@ -253,6 +255,7 @@ describe('Metrics', () => {
       ]);
       expect(samples(text, 'gatehouse_cache_stale_served_total')).toEqual(['gatehouse_cache_stale_served_total 1']);
       expect(samples(text, 'gatehouse_cache_refreshes_total')).toEqual(['gatehouse_cache_refreshes_total 1']);
+      expect(samples(text, 'gatehouse_cache_runs_kept_total')).toEqual(['gatehouse_cache_runs_kept_total 1']);
     });
 
     it('reports the store as up or down only once told; absent before (the cache may be off)', async () => {
