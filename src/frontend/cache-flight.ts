@@ -19,6 +19,7 @@ import {
   type RecordedPacket,
 } from '../protocol';
 import type { ClientSink } from './client-sink';
+import { RunKeeper } from './run-keeper';
 import { exceptionPacket, ProxyErrorCode, toReplyError } from './error-reply';
 import type { QueryError } from './session-types';
 
@@ -92,10 +93,8 @@ export class Flight {
   private overCap = false;
   /** Runs with no subscriber (stale-while-revalidate refresh): it fills the cache for later clients. */
   readonly background: boolean;
-  /** Its last client here left while clients on other instances read its feed: it runs on to its end for them. */
-  private detached = false;
-  /** The last client here left; whether other instances read the feed is being asked. */
-  private askingReaders = false;
+  /** Whether the run goes on for other instances' readers once its last client here left. */
+  private readonly keeper = new RunKeeper();
 
   constructor(
     readonly key: string,
@@ -172,29 +171,18 @@ export class Flight {
     if (!sub) return;
     this.subs.delete(sub);
     this.wakeDrainWaiters();
-    if (this.subs.size > 0 || this.runsOn || this.ended || this.askingReaders) return;
-    const running = this.run !== null && !this.run.finished;
-    if (!running || !this.tap?.remoteReaders) {
+    if (this.subs.size > 0 || this.runsOn || this.ended) return;
+    if (this.run === null || this.run.finished) {
       this.stop();
       return;
     }
-    // Clients on other instances may be reading this run's feed: cutting it would cut them mid-answer. The run goes
-    // on (into the recording and the feed) while the store is asked; a client joining meanwhile keeps it too.
-    this.askingReaders = true;
-    void this.tap.remoteReaders().then((read) => {
-      this.askingReaders = false;
-      if (this.subs.size > 0 || this.ended) return;
-      if (read) {
-        this.detached = true;
-        return;
-      }
-      this.stop();
-    });
+    // Clients on other instances may be reading this run's feed: cutting it would cut them mid-answer.
+    this.keeper.lastClientLeft(this.tap, () => this.subs.size === 0 && !this.ended, () => this.stop());
   }
 
   /** A refresh, or a run kept for other instances' clients: no client here leaving stops it. */
   private get runsOn(): boolean {
-    return this.background || this.detached;
+    return this.background || this.keeper.kept;
   }
 
   /** Nobody wants the result any more: the backend query is cancelled (or never placed), nothing is stored or fed. */

@@ -1,4 +1,4 @@
-import type { BackendConnection, BackendTarget, Pool } from '../pool';
+import type { BackendConnection, Pool } from '../pool';
 import { clientCompression, type ClientCompression, type ClientQuery, type FramedPacket, type Setting } from '../protocol';
 import { classifyCached, type Classification } from '../router';
 import { writtenTables, type CachePlan } from './cache-policy';
@@ -14,11 +14,8 @@ import type { SessionCache, SessionCacheConfig } from './session-cache';
 import type { SessionContext } from './session-context';
 import type { SessionStatements } from './session-statements';
 import { isBackendFault, once, seconds, type Attempt, type Lease, type SessionDeps } from './session-types';
-import { DEFAULT_GROUP, type Route } from './targets';
+import { DEFAULT_GROUP, type Picked, type Route } from './targets';
 import { isLimitRefusal } from './user-limits';
-
-/** A backend the router picked for an attempt, and the route it serves it on. */
-type Pick = { target: BackendTarget; route: Route };
 
 /** A Query on its way to a backend, between its plan and its admission by the user's concurrency limit. */
 interface Placing {
@@ -110,10 +107,11 @@ export class QueryPlacement {
     if (route === 'reader' && !forced && config.routing.readAfterWriteMs > 0 && Date.now() - this.lastWriteAt < config.routing.readAfterWriteMs) {
       route = 'writer';
     }
-    const placing: Placing = { p, q, cls, route, group, injected, started: process.hrtime.bigint(), cachePlan: null };
-    placing.cachePlan = this.cachePlan(q, cls, route, forced != null, group, injected);
+    const started = process.hrtime.bigint();
+    const cachePlan = this.cachePlan(q, cls, route, forced != null, group, injected);
+    const placing: Placing = { p, q, cls, route, group, injected, started, cachePlan };
     // A cached read is counted where it ends up (local for hits and followers).
-    if (!placing.cachePlan) this.deps.events.query(route, cls.kind, this.ctx.qi(q, cls));
+    if (!cachePlan) this.deps.events.query(route, cls.kind, this.ctx.qi(q, cls));
     if (this.ctx.limiter) return this.admitThenPlace(placing);
     return this.place(placing, null);
   }
@@ -224,7 +222,7 @@ export class QueryPlacement {
   }
 
   /** No idle connection: waits for one (a connect, a freed connection); a backend fault may move the read on. */
-  private async checkoutThenStart(at: Attempt, pick: Pick, pool: Pool): Promise<void> {
+  private async checkoutThenStart(at: Attempt, pick: Picked, pool: Pool): Promise<void> {
     let conn: BackendConnection;
     try {
       conn = await pool.checkout();
@@ -251,7 +249,7 @@ export class QueryPlacement {
   }
 
   /** The attempt has its backend connection: run it there (or give it back if nobody wants the answer any more). */
-  private startOn(at: Attempt, pick: Pick, pool: Pool, conn: BackendConnection): void {
+  private startOn(at: Attempt, pick: Picked, pool: Pool, conn: BackendConnection): void {
     if (this.host.isClosed && !(at.flight && (at.flight.subscribers > 0 || at.flight.background))) {
       pool.release(conn, true);
       at.admitted?.();

@@ -26,6 +26,12 @@ export interface RouterOptions {
 
 export const DEFAULT_GROUP = 'default';
 
+/** A backend the router picked, and the route it serves the query on (a read on the writer stays a read). */
+export interface Picked {
+  target: BackendTarget;
+  route: Route;
+}
+
 /** Every backend of every group with its role and weight (what the health checks watch). */
 export function backendTargets(backends: Backends): { target: BackendTarget; role: Route; weight: number }[] {
   const out: { target: BackendTarget; role: Route; weight: number }[] = [];
@@ -77,7 +83,7 @@ export class BackendRouter {
    * A backend for a route. Reads skip `exclude` (readers already tried for this query); with no
    * reader left, the writer when allowed (reads_fallback_to_writer), else Exception 279.
    */
-  pick(route: Route, groupName: string, exclude?: ReadonlySet<string>): { target: BackendTarget; route: Route } | ReplyError {
+  pick(route: Route, groupName: string, exclude?: ReadonlySet<string>): Picked | ReplyError {
     const g = this.groups.get(groupName) ?? this.groups.get(DEFAULT_GROUP)!;
     if (route === 'writer') return { target: g.group.writer, route };
     // Reads that land on the writer (no readers, or none available) still run as the read identity.

@@ -24,6 +24,7 @@ import { HTTP_KEPT_HEADERS, type Entry } from '../cache';
 import type { AbortLink } from './backend-send';
 import { HttpRecorder, replyFromCache } from './cache';
 import { isHeaderValue, type Exchange, type ExchangeTarget } from './exchange';
+import { RunKeeper } from '../frontend/run-keeper';
 
 /** How the flight ended for one client. */
 export type SubOutcome =
@@ -108,10 +109,8 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   private drainWaiters: (() => void)[] = [];
   private corked: ServerResponse[] = [];
   private tap: HttpFlightTap | null = null;
-  /** Its last client here left while clients on other instances read its feed: it runs on to its end for them. */
-  private detached = false;
-  /** The last client here left; whether other instances read the feed is being asked. */
-  private askingReaders = false;
+  /** Whether the run goes on for other instances' readers once its last client here left. */
+  private readonly keeper = new RunKeeper();
   /** The answer comes from another instance's run (relayHead): every client here is answered as a follower. */
   private relayed = false;
 
@@ -150,7 +149,7 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
 
   /** Runs with no client here to end it: a refresh, or a run kept for clients on other instances. */
   get unattended(): boolean {
-    return this.background || this.detached;
+    return this.background || this.keeper.kept;
   }
 
   /**
@@ -418,20 +417,9 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
     if (sub.settled) return;
     this.release(sub, { kind: 'gone', bytes: sub.bytes });
     this.wakeDrainWaiters();
-    if (this.subs.size > 0 || this.background || this.detached || this.askingReaders || !this.running) return;
-    if (!this.tap?.remoteReaders) {
-      this.abort(true);
-      return;
-    }
-    // Clients on other instances may be reading this run's feed: cutting it would cut them mid-answer. The answer
-    // goes on (into the recording and the feed) while the store is asked; a client joining meanwhile keeps it too.
-    this.askingReaders = true;
-    void this.tap.remoteReaders().then((read) => {
-      this.askingReaders = false;
-      if (this.subs.size > 0 || !this.running) return;
-      if (read) this.detached = true;
-      else this.abort(true);
-    });
+    if (this.subs.size > 0 || this.background || !this.running) return;
+    // Clients on other instances may be reading this run's feed: cutting it would cut them mid-answer.
+    this.keeper.lastClientLeft(this.tap, () => this.subs.size === 0 && this.running, () => this.abort(true));
   }
 
   private get running(): boolean {

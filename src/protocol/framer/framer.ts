@@ -359,17 +359,16 @@ export class Framer {
     const r = this.input.r;
     r.reset(this.buf, this.pos, this.buf.length);
     r.wantedEnd = 0;
-    const now = this.sizeNow(r);
-    const res = now !== null ? null : this.sizer!.next();
+    const summary = this.sizeStep(r);
     this.pos = r.pos;
     const size = this.bufStart + this.pos - this.packetStart;
     if (size > this.limits.maxBlockBytes) throw new LimitError('maxBlockBytes', size, this.limits.maxBlockBytes);
-    if (now === null && !res!.done) {
+    if (summary === null) {
       // The sizer consumes partial runs, so the next chunk is always useful.
       this.waitUntil = this.bufStart + this.buf.length + 1;
       return null;
     }
-    return this.finishBlock(now ?? (res!.value as BlockSummary));
+    return this.finishBlock(summary);
   }
 
   /** Compressed block: whole frames from the raw stream, decompressed and fed to the sizer. */
@@ -407,14 +406,13 @@ export class Framer {
       this.decompressedTotal += header.decompressedBytes;
       const r = this.input.r;
       r.reset(this.scratch, 0, needed);
-      const now = this.sizeNow(r);
-      const res = now !== null ? null : this.sizer!.next();
-      if (now !== null || res!.done) {
+      const summary = this.sizeStep(r);
+      if (summary !== null) {
         // A block is flushed at its end (CompressedWriteBuffer::next in NativeWriter's caller), so
         // no frame holds bytes of two packets ([captured] cli_lz4_large_select).
         if (r.pos !== needed) throw new MalformedError('compressed frame holds bytes past the end of its block');
         this.tailLen = 0;
-        return this.finishBlock(now ?? (res!.value as BlockSummary));
+        return this.finishBlock(summary);
       }
       this.tailStart = r.pos;
       this.tailLen = needed - r.pos;
@@ -430,6 +428,17 @@ export class Framer {
    * made (once per block). Only before the sizer exists, and over at most SIZE_NOW_MAX_BYTES of it: a block that turns
    * out to continue past the bytes at hand is sized again from its start by the sizer, so the wasted pass stays small.
    */
+  /**
+   * Sizes what `r` holds of the current block: the one-pass sizer while it can, else the resumable one. The block's
+   * summary once it has ended, null while more bytes are needed.
+   */
+  private sizeStep(r: Reader): BlockSummary | null {
+    const now = this.sizeNow(r);
+    if (now !== null) return now;
+    const res = this.sizer!.next();
+    return res.done ? (res.value as BlockSummary) : null;
+  }
+
   private sizeNow(r: Reader): BlockSummary | null {
     if (this.sizer !== null) return null;
     const end = r.end;
