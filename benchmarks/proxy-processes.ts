@@ -70,6 +70,8 @@ export async function startHaproxy(
 export interface StartedGatehouse extends Started {
   /** The TLS listener's port (null: none configured). */
   tlsPort: number | null;
+  /** The HTTP frontend's port (null: none configured). */
+  httpPort: number | null;
 }
 
 /**
@@ -98,9 +100,14 @@ export async function startGatehouse(
     args: [...nodeArgs, GATEHOUSE_CLI, 'serve', ...configArgs, '--workers', String(workers), '--listen', '127.0.0.1:0', ...args],
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // The ready line: "Gatehouse listening on 127.0.0.1:P[, TLS on 127.0.0.1:T]…" (src/serve.ts).
-  const m = await waitForOutput(proc, /listening on 127\.0\.0\.1:(\d+)(?:, TLS on 127\.0\.0\.1:(\d+))?/, `gatehouse (${name})`);
-  return { port: Number(m[1]), tlsPort: m[2] ? Number(m[2]) : null, proc };
+  // The ready line, written whole: "Gatehouse listening on 127.0.0.1:P[, TLS on 127.0.0.1:T][, HTTP on 127.0.0.1:H]…"
+  // (src/serve.ts).
+  const m = await waitForOutput(
+    proc,
+    /listening on 127\.0\.0\.1:(\d+)(?:, TLS on 127\.0\.0\.1:(\d+))?(?:, HTTP on 127\.0\.0\.1:(\d+))?/,
+    `gatehouse (${name})`,
+  );
+  return { port: Number(m[1]), tlsPort: m[2] ? Number(m[2]) : null, httpPort: m[3] ? Number(m[3]) : null, proc };
 }
 
 export interface RelayProcess extends Started {
