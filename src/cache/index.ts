@@ -19,6 +19,6 @@ export { SingleFlight } from './single-flight';
 export { compileCacheRules, type CacheRuleDecision, type CacheRuleMatcher, type CacheRuleQuery } from './cache-rules';
 export { StoreUnavailableError } from './errors';
 export { MemoryCacheStore } from './memory-cache-store';
-export type { CacheStore, FeedItem, FeedRead, StoreFailure, StoreFeed, StoreLock, StoreMark } from './store';
+export { FEED_READER_MARK_MS, type CacheStore, type FeedItem, type FeedRead, type StoreFailure, type StoreFeed, type StoreLock, type StoreMark } from './store';
 export { RedisStore, type RedisStoreMark, type RedisStoreOptions } from './redis-store';
 export { HTTP_KEPT_HEADERS, bodyEndsWithException, httpCacheKey, makeHttpEntry, readHttpEntry, type HttpCached, type HttpKeyInput } from './http-entry';

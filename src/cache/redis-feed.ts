@@ -77,6 +77,12 @@ export class RedisFeed implements StoreFeed {
     return this.call('feed.readers', async () => (await this.client.exists(this.keys.readers(key))) === 1);
   }
 
+  markRead(key: string): Promise<void> {
+    return this.call('feed.mark', async () => {
+      await this.client.set(this.keys.readers(key), '1', 'PX', FEED_READER_MARK_MS);
+    });
+  }
+
   private look(key: string, after: string, count: number): Promise<FeedRead | null> {
     const stream = this.keys.feed(key);
     return this.call('feed.read', async () => {

@@ -95,10 +95,12 @@ export interface StoreFeed {
    * mark): the producer's run still has clients elsewhere when its own last client leaves.
    */
   readers(key: string): Promise<boolean>;
+  /** Leaves the mark of a read without reading: a reader whose clients are slow to take what it read is still one. */
+  markRead(key: string): Promise<void>;
 }
 
 /**
- * How long a read of a feed marks it as read. Readers read at least every 250 ms while they wait for items
- * (cache-feed.ts); a reader held up longer by a slow client of its own can miss the mark.
+ * How long a read of a feed marks it as read. Readers read at least every 250 ms while they wait for items, and
+ * renew the mark every half of this while their own clients are slow to take what they read (cache-feed.ts).
  */
 export const FEED_READER_MARK_MS = 5_000;

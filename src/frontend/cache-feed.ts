@@ -9,7 +9,7 @@
  * invalidated its result, is never read). Once the producer is gone, a reader that has not sent anything yet takes
  * the stored entry or runs the query itself; one that already sent packets can only report the loss.
  */
-import type { CacheStore, Entry, FeedItem, StoreFeed } from '../cache';
+import { FEED_READER_MARK_MS, type CacheStore, type Entry, type FeedItem, type StoreFeed } from '../cache';
 import type { RecordedPacket } from '../protocol';
 import type { FlightTap } from './cache-flight';
 import { ProxyErrorCode, replyError } from './error-reply';
@@ -180,6 +180,25 @@ export async function followFeed(store: CacheStore, feed: StoreFeed, flight: Fee
       else return lost('stopped before the end (cancelled, or a result too large to share)');
       return 'done';
     }
-    if (full) await new Promise<void>((res) => flight.onDrain(res));
+    if (full) await drained(feed, flight, o.key);
   }
+}
+
+/**
+ * Waits until the clients here take what was relayed. Meanwhile the feed stays marked as read (every half mark), so
+ * that a producer whose own clients leave runs on for these slower ones instead of cutting them mid-answer.
+ */
+function drained(feed: StoreFeed, flight: FeedTarget, key: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (flight.finished) clearInterval(timer);
+      // A failed mark only risks the cut the mark is there to avoid; the read loop notices a store that is down.
+      else feed.markRead(key).catch(() => undefined);
+    }, FEED_READER_MARK_MS / 2);
+    timer.unref();
+    flight.onDrain(() => {
+      clearInterval(timer);
+      resolve();
+    });
+  });
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { encodeEntry, makeEntry, RedisStore, StoreUnavailableError, type Entry, type RedisStoreOptions } from '../../src/cache';
+import { encodeEntry, FEED_READER_MARK_MS, makeEntry, RedisStore, StoreUnavailableError, type Entry, type RedisStoreOptions } from '../../src/cache';
 import { startRedis, type RedisServer } from '../helpers';
 import { startRedisCluster, type RedisClusterServers } from '../helpers/redis-cluster';
 
@@ -358,6 +358,22 @@ describe('RedisStore on one Redis', () => {
     await l4!.release();
     expect(await Promise.all(many)).toEqual([null, null, null, null, null]);
     await until(async () => (await r.pubsub('NUMSUB', `test:c:{${k4}}`))[1] === 0, 2_000, 'channel unsubscribed');
+  });
+
+  it('feed read marks: a read or markRead() marks the key for FEED_READER_MARK_MS; readers() sees it from another instance', async () => {
+    const a = await openStore(server.port);
+    const b = await openStore(server.port);
+    const k1 = key();
+    const k2 = key();
+    expect(await b.feed.readers(k1)).toBe(false);
+    await a.feed.read(k1, '0', 10, 0);
+    expect(await b.feed.readers(k1)).toBe(true);
+    expect(await b.feed.readers(k2)).toBe(false);
+    await a.feed.markRead(k2);
+    expect(await b.feed.readers(k2)).toBe(true);
+    const pttl = await r.pttl(`test:r:{${k2}}`);
+    expect(pttl).toBeGreaterThan(FEED_READER_MARK_MS - 1_000);
+    expect(pttl).toBeLessThanOrEqual(FEED_READER_MARK_MS);
   });
 
   it('two instances share entries and invalidations', async () => {
