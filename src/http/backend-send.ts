@@ -8,11 +8,14 @@ import { ProxyErrorCode, replyError } from '../frontend/error-reply';
 import type { Route } from '../frontend/targets';
 import type { BackendTarget } from '../pool';
 import { BackendTlsError } from './backend-pools';
-import { Exchange, type ExchangeOptions, type ExchangeTarget } from './exchange';
+import { Exchange, type CutAt, type ExchangeOptions, type ExchangeTarget } from './exchange';
 import type { HandlerContext } from './handler';
 
-/** Called when an abort cut a backend request in flight: the pool, backend and route it went to. */
-export type OnCut = (pool: Dispatcher, target: BackendTarget, route: Route, clientGone: boolean) => void;
+/**
+ * Called when an abort cut a backend request in flight: the pool, backend and route it went to, and whether the
+ * backend had answered yet (`at`).
+ */
+export type OnCut = (pool: Dispatcher, target: BackendTarget, route: Route, clientGone: boolean, at: CutAt) => void;
 
 /**
  * What cuts the exchange in progress (the client went away, the query timed out): a request's RequestAbort, or a
@@ -21,8 +24,11 @@ export type OnCut = (pool: Dispatcher, target: BackendTarget, route: Route, clie
 export interface AbortLink {
   readonly aborted: boolean;
   /** The exchange in progress (a retry replaces the previous one), and what to do when an abort cuts it in flight. */
-  attach(exchange: Exchange, onCut: ((clientGone: boolean) => void) | null): void;
+  attach(exchange: Exchange, onCut: Cut | null): void;
 }
+
+/** What an AbortLink calls when it cut its exchange in flight. */
+export type Cut = (clientGone: boolean, at: CutAt) => void;
 
 export interface Sent {
   exchange: Exchange;
@@ -57,7 +63,7 @@ export async function send(
     const exchange = new Exchange(target, options);
     try {
       const pool = ctx.pools.pool(pick.target);
-      abort.attach(exchange, onCut && ((clientGone) => onCut(pool, pick.target, pick.route, clientGone)));
+      abort.attach(exchange, onCut && ((clientGone, at) => onCut(pool, pick.target, pick.route, clientGone, at)));
       pool.dispatch(build(pick.target, pick.route), exchange);
       await exchange.answered;
       health?.reportSuccess(pick.target);

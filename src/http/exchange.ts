@@ -53,6 +53,8 @@ export interface AnswerHead {
 }
 
 type Phase = 'sent' | 'streaming' | 'complete' | 'failed';
+/** Where an exchange was when an abort cut it (Exchange.abort). */
+export type CutAt = 'sent' | 'streaming';
 
 export class Exchange implements Dispatcher.DispatchHandlers {
   /** Resolves when the answer's headers arrived (the backend answered), rejects when the request failed before. */
@@ -91,14 +93,16 @@ export class Exchange implements Dispatcher.DispatchHandlers {
   }
 
   /**
-   * Cuts the backend request (the client went away, or the query timed out). Returns whether it was still in flight:
-   * sent or streaming, so its query may still run on the backend.
+   * Cuts the backend request (the client went away, or the query timed out). Returns how far it had got when it was
+   * still in flight, so that its query may still run on the backend: 'sent' (no answer yet: the request may even
+   * still be on its way, and its query start after a kill looked for it) or 'streaming'; null when it had ended.
    */
-  abort(err: Error): boolean {
-    if (this.phase === 'complete' || this.phase === 'failed') return false;
+  abort(err: Error): CutAt | null {
+    if (this.phase === 'complete' || this.phase === 'failed') return null;
+    const at = this.phase;
     this.abortedWith = err;
     if (this.abortFn) this.abortFn(err);
-    return true;
+    return at;
   }
 
   onConnect(abort: (err?: Error) => void): void {

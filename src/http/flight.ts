@@ -21,7 +21,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { HTTP_KEPT_HEADERS, type Entry } from '../cache';
-import type { AbortLink } from './backend-send';
+import type { AbortLink, Cut } from './backend-send';
 import { HttpRecorder, replyFromCache } from './cache';
 import { isHeaderValue, type Exchange, type ExchangeTarget } from './exchange';
 import { RunKeeper } from '../frontend/run-keeper';
@@ -104,7 +104,7 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   private followerHead: string[] = [];
   private entryValue: Entry | null = null;
   private exchange: Exchange | null = null;
-  private onCut: ((clientGone: boolean) => void) | null = null;
+  private onCut: Cut | null = null;
   private abortedValue = false;
   private drainWaiters: (() => void)[] = [];
   private corked: ServerResponse[] = [];
@@ -217,7 +217,7 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
 
   // ---- AbortLink: the backend request in progress ------------------------------------------
 
-  attach(exchange: Exchange, onCut: ((clientGone: boolean) => void) | null): void {
+  attach(exchange: Exchange, onCut: Cut | null): void {
     this.exchange = exchange;
     this.onCut = onCut;
     // Everyone left before it was dispatched: it never reaches the backend, nothing to kill.
@@ -229,7 +229,8 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
     if (this.abortedValue) return;
     this.abortedValue = true;
     const err = new Error(clientGone ? 'every client of the shared query left' : 'the query timed out');
-    if (this.exchange?.abort(err)) this.onCut?.(clientGone);
+    const at = this.exchange?.abort(err);
+    if (at) this.onCut?.(clientGone, at);
   }
 
   // ---- ExchangeTarget: the backend's answer --------------------------------------------------

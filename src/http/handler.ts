@@ -119,9 +119,9 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
       return { method: r.method, path: out.path, headers: out.headers, body };
     },
     onCut: ctx.killOnClientClose
-      ? (pool, target, route, clientGone) => {
+      ? (pool, target, route, clientGone, at) => {
           const credentials = login.user ? deps.router.identity(route, r.credentials, login.user) : r.credentials;
-          killInBackground({ pool, queryId: id, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, log: deps.log });
+          killInBackground({ pool, queryId: id, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, at, log: deps.log });
         }
       : null,
   });

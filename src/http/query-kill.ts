@@ -6,9 +6,17 @@
  * readonly=2 profiles included (tested against the sandbox), and later servers let a user kill its own queries
  * without the KILL QUERY grant (InterpreterKillQueryQuery.cpp, extractQueriesExceptMeAndCheckAccess).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { quoteString } from '../protocol';
+import type { CutAt } from './exchange';
 import type { Credentials } from './request';
+
+/**
+ * A request cut before its backend answered may still have been on its way: its query can start just after a kill
+ * looked for it and found nothing. Such a kill is sent again after these delays while it finds nothing.
+ */
+export const KILL_RETRY_DELAYS_MS: readonly number[] = [500, 2_000];
 
 export interface KillRequest {
   /** The pool of the backend that ran the query. */
@@ -69,17 +77,31 @@ export interface KillContext {
   backend: string;
   /** true: the client went away; false: the proxy cut it (query_timeout_ms). */
   clientGone: boolean;
+  /** Whether the backend had answered when the request was cut ('sent': not yet; the kill is retried). */
+  at: CutAt;
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
- * Sends the kill without waiting for it, and logs its outcome (there is no metric of backend-side cancels): info when
- * the backend answered, warn when the kill itself failed (the query may then run on until it ends).
+ * Sends the kill without waiting for it (again after KILL_RETRY_DELAYS_MS while it finds nothing, when the request was
+ * cut before the backend answered), and logs its outcome (there is no metric of backend-side cancels): info when the
+ * backend answered, warn when the kill itself failed (the query may then run on until it ends).
  */
 export function killInBackground(k: KillRequest, c: KillContext): void {
-  void killQuery(k).then((o) => {
-    const fields = { backend: c.backend, query_id: k.queryId, cause: c.clientGone ? 'client_gone' : 'query_timeout', status: o.status, ...(o.detail ? { detail: o.detail } : {}) };
+  void (async () => {
+    let o = await killQuery(k);
+    let attempts = 1;
+    for (const ms of c.at === 'sent' ? KILL_RETRY_DELAYS_MS : []) {
+      if (o.status !== 'not_running') break;
+      await sleep(ms, undefined, { ref: false });
+      o = await killQuery(k);
+      attempts++;
+    }
+    const fields = {
+      backend: c.backend, query_id: k.queryId, cause: c.clientGone ? 'client_gone' : 'query_timeout', status: o.status, attempts,
+      ...(o.detail ? { detail: o.detail } : {}),
+    };
     if (o.status === 'failed') c.log('warn', 'http: KILL QUERY for a cut request failed', fields);
     else c.log('info', 'http: KILL QUERY sent for a cut request', fields);
-  });
+  })();
 }

@@ -3,6 +3,7 @@
  * when something waits on one (a user limiter's queue), so most requests never pay for it.
  */
 import type { ServerResponse } from 'node:http';
+import type { Cut } from './backend-send';
 import type { Exchange } from './exchange';
 
 export class RequestAbort {
@@ -12,7 +13,7 @@ export class RequestAbort {
   clientGone = false;
   private controller: AbortController | null = null;
   private exchange: Exchange | null = null;
-  private onCut: ((clientGone: boolean) => void) | null = null;
+  private onCut: Cut | null = null;
   private readonly onClose = (): void => {
     if (this.res.writableFinished) return;
     this.clientGone = true;
@@ -33,7 +34,7 @@ export class RequestAbort {
    * The backend exchange in progress (a retry replaces the previous one), and what to do when an abort cuts it while
    * its query may still run on the backend (send KILL QUERY).
    */
-  attach(exchange: Exchange, onCut: ((clientGone: boolean) => void) | null = null): void {
+  attach(exchange: Exchange, onCut: Cut | null = null): void {
     this.exchange = exchange;
     this.onCut = onCut;
     // Aborted before this exchange was dispatched: it never reaches the backend, nothing to kill.
@@ -44,7 +45,8 @@ export class RequestAbort {
     if (this.aborted) return;
     this.aborted = true;
     this.controller?.abort();
-    if (this.exchange?.abort(abortError(this.clientGone))) this.onCut?.(this.clientGone);
+    const at = this.exchange?.abort(abortError(this.clientGone));
+    if (at) this.onCut?.(this.clientGone, at);
   }
 
   dispose(): void {

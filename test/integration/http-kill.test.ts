@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { httpQuery, SANDBOX_USERS, startClickHouse, type ClickHouseServer } from '../helpers';
@@ -215,6 +216,69 @@ describe('KILL QUERY when the HTTP client leaves a silent query', () => {
       await httpQuery(ch.httpPort, `KILL QUERY WHERE query_id = '${ran.queryId}' SYNC`);
     }
   });
+});
+
+/**
+ * A relay to 127.0.0.1:`target` that holds each client chunk containing `hold` for `holdMs` (the chunks after it on
+ * that connection wait behind it), and still delivers what it holds after the client side closed, as a network
+ * delivers bytes already sent. Answers pass straight through.
+ */
+async function startHoldingRelay(target: number, hold: string, holdMs: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    let lastDue = 0;
+    client.on('data', (d: Buffer) => {
+      const due = Math.max(d.includes(hold) ? Date.now() + holdMs : Date.now(), lastDue);
+      lastDue = due;
+      setTimeout(() => upstream.destroyed || upstream.write(d), due - Date.now());
+    });
+    client.on('close', () => setTimeout(() => upstream.end(), Math.max(0, lastDue - Date.now()) + 10));
+    upstream.pipe(client);
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('a request cut while it is still on its way to the backend', () => {
+  test('the kill finds nothing at first and is sent again: the query that started after it is killed', async () => {
+    const mk = marker();
+    // The query's bytes take 800 ms to reach ClickHouse; the kill (another connection of the pool) goes at once.
+    const relay = await startHoldingRelay(ch.httpPort, mk, 800);
+    const held = await proxy('held.yaml', { http: { listen: '127.0.0.1:0', backend_port: relay.port } });
+    let ran: Running | null = null;
+    try {
+      const from = held.output().length;
+      const req = http.request({
+        host: '127.0.0.1', port: held.httpPort!, method: 'POST', path: '/', agent: false, headers: { Authorization: basic(READER) },
+      });
+      req.on('error', () => undefined);
+      req.end(`SELECT sum(number) AS ${mk} FROM ${SILENT_ROWS}`);
+      await new Promise((r) => setTimeout(r, 150));
+      req.destroy(); // cut while the query is held in the relay
+      await until(async () => (ran = await findRunning(mk)) !== null, 10_000, `${mk} to start on the backend after the cut`);
+      await until(async () => !(await isRunning(ran!.queryId)), 15_000, `query ${ran!.queryId} to be killed by a later attempt`, 200);
+      await until(() => killLines(held, from).length > 0, 10_000, 'the kill to be logged');
+      const [line] = killLines(held, from);
+      expect(line).toMatchObject({ query_id: ran!.queryId, cause: 'client_gone', status: 'waiting' });
+      expect(line!.attempts as number).toBeGreaterThanOrEqual(2); // the first attempt found nothing
+    } finally {
+      if (ran) await httpQuery(ch.httpPort, `KILL QUERY WHERE query_id = '${(ran as Running).queryId}' SYNC`);
+      await httpQuery(ch.httpPort, `KILL QUERY WHERE query LIKE '%${mk}%' AND query NOT LIKE '%KILL%' SYNC`);
+      await held.stop();
+      await relay.close();
+    }
+  }, 60_000);
 });
 
 describe('queries that complete are never killed', () => {
