@@ -96,6 +96,8 @@ export class Flight {
   /** Whether the run goes on for other instances' readers once its last client here left. */
   private readonly keeper = new RunKeeper();
 
+  private closedToJoiners = false;
+
   constructor(
     readonly key: string,
     private readonly owner: FlightOwner,
@@ -116,9 +118,26 @@ export class Flight {
     this.background = o.background === true;
   }
 
-  /** True while a client may still join (the whole result so far is recorded and it has not ended). */
+  /**
+   * True while a client may still join (the whole result so far is recorded, it has not ended, and no write to a table
+   * it reads was seen since it started).
+   */
   get joinable(): boolean {
-    return !this.ended && this.recorder !== null && !this.recorder.abandoned;
+    return !this.ended && !this.closedToJoiners && this.recorder !== null && !this.recorder.abandoned;
+  }
+
+  /** The tables its query reads (the cache plan's, ALL_TABLES included). */
+  get tables(): readonly string[] {
+    return this.o.tables;
+  }
+
+  /**
+   * A write to a table it reads was seen: a client that asks from now on must not get an answer that may predate that
+   * write. The clients already here get it to the end (they asked before the write); it is not stored (the store's
+   * invalidation mark).
+   */
+  closeToJoiners(): void {
+    this.closedToJoiners = true;
   }
 
   get subscribers(): number {

@@ -43,8 +43,15 @@ interface Lead {
   lock: StoreLock | null;
 }
 
+/** Whether an execution reading `reads` may predate a write to `written` (ALL_TABLES is in every cache plan's reads). */
+export function readsAnyOf(reads: readonly string[], written: readonly string[]): boolean {
+  return written.some((t) => reads.includes(t));
+}
+
 export class ResultCache implements FlightOwner {
   private readonly flights = new Map<string, Flight>();
+  /** Told the tables of every invalidation (the HTTP port's flights: HttpFlights.watch). */
+  private readonly invalidationWatchers = new Set<(tables: readonly string[]) => void>();
   private readonly leads = new Map<Flight, Lead>();
   /** Stores in progress, so close() can wait for them. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -192,11 +199,21 @@ export class ResultCache implements FlightOwner {
    */
   async invalidate(tables: readonly string[]): Promise<void> {
     if (tables.length === 0) return;
+    // Before the store, so before the write's answer: a client that asks after it must not join an execution that
+    // started before the write and may not contain it (read-your-writes through single-flight).
+    for (const f of this.flights.values()) if (readsAnyOf(f.tables, tables)) f.closeToJoiners();
+    for (const w of this.invalidationWatchers) w(tables);
     try {
       this.events.invalidated(await this.store.invalidate(tables));
     } catch (e) {
       this.storeFailed('invalidate', e);
     }
+  }
+
+  /** Calls `fn` with the tables of every invalidation from now on; returns the way to stop. */
+  watchInvalidations(fn: (tables: readonly string[]) => void): () => void {
+    this.invalidationWatchers.add(fn);
+    return () => this.invalidationWatchers.delete(fn);
   }
 
   /** For /status: the store, its counters and the executions in flight. */

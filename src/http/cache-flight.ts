@@ -16,7 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { StoreLock, StoreMark } from '../cache';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
-import { failureReason, type ResultCache } from '../frontend/result-cache';
+import { failureReason, readsAnyOf, type ResultCache } from '../frontend/result-cache';
 import { seconds, type QueryError, type QueryInfo } from '../frontend/session-types';
 import type { Route } from '../frontend/targets';
 import type { BackendTarget } from '../pool';
@@ -32,14 +32,27 @@ import type { HandlerContext } from './handler';
 /** The flights of this HTTP frontend by cache key: at most one that new requests can join per key. */
 export class HttpFlights {
   private readonly byKey = new Map<string, HttpFlight>();
+  /** The result cache whose invalidations close flights to joiners (the current one: a reload may replace it). */
+  private watched: ResultCache | null = null;
+  private stopWatching: (() => void) | null = null;
 
   /** The flight of `key`, joinable or not (a refresh is not started while one runs). */
   get(key: string): HttpFlight | undefined {
     return this.byKey.get(key);
   }
 
-  /** Makes `f` the flight of its key (replacing one nobody can join any more). */
-  add(f: HttpFlight): void {
+  /**
+   * Makes `f` the flight of its key (replacing one nobody can join any more). Writes seen by `cache` (either port's)
+   * close the flights reading what they wrote to later requests (HttpFlight.closeToJoiners).
+   */
+  add(f: HttpFlight, cache: ResultCache): void {
+    if (this.watched !== cache) {
+      this.stopWatching?.();
+      this.watched = cache;
+      this.stopWatching = cache.watchInvalidations((tables) => {
+        for (const running of this.byKey.values()) if (readsAnyOf(running.tables, tables)) running.closeToJoiners();
+      });
+    }
     this.byKey.set(f.key, f);
   }
 
@@ -54,6 +67,7 @@ export class HttpFlights {
 
   /** The server is closing: runs with no client here (refreshes, runs kept for other instances) are cut. */
   close(): void {
+    this.stopWatching?.();
     for (const f of this.byKey.values()) if (f.unattended) f.abort(false);
   }
 }
@@ -140,7 +154,7 @@ async function lead(c: CacheableRequest, started: bigint): Promise<void> {
   const { ctx, res, read } = c;
   const cache = read.cfg.cache;
   const flight = newFlight(c, false);
-  ctx.flights.add(flight);
+  ctx.flights.add(flight, cache);
   const sub = flight.join(res, c.queryId, true, c.clientQueryId);
   if (flight.clients === 0) flight.abort(true); // its client left before it joined: nobody to run it for
   const call = c.callFor(c.queryId);
@@ -288,7 +302,7 @@ function refresh(c: CacheableRequest): void {
   if (ctx.flights.get(read.key) !== undefined) return;
   const cache = read.cfg.cache;
   const flight = newFlight(c, true);
-  ctx.flights.add(flight);
+  ctx.flights.add(flight, cache);
   void (async () => {
     let lead: Lead;
     try {

@@ -113,6 +113,7 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   private readonly keeper = new RunKeeper();
   /** The answer comes from another instance's run (relayHead): every client here is answered as a follower. */
   private relayed = false;
+  private closedToJoiners = false;
 
   constructor(private readonly o: HttpFlightOptions) {
     this.key = o.key;
@@ -120,12 +121,25 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
     this.recorder = new HttpRecorder(o.maxEntryBytes);
   }
 
-  /** A client arriving now can get the whole answer from this flight. */
+  /** A client arriving now can get the whole answer from this flight (and no write to what it reads was seen since). */
   get joinable(): boolean {
-    if (this.abortedValue) return false;
+    if (this.abortedValue || this.closedToJoiners) return false;
     if (this.state === 'waiting') return true;
     if (this.state === 'streaming') return this.recorder !== null && !this.recorder.overCap;
     return this.state === 'complete' && this.entryValue !== null;
+  }
+
+  /** The tables its query reads (the cache plan's, ALL_TABLES included). */
+  get tables(): readonly string[] {
+    return this.o.tables;
+  }
+
+  /**
+   * A write to a table it reads was seen: requests from now on must not get an answer that may predate the write. The
+   * clients already here get it to the end (they asked before the write); it is not stored (the invalidation mark).
+   */
+  closeToJoiners(): void {
+    this.closedToJoiners = true;
   }
 
   /** The complete answer as a cache entry, once it ended (null: failed, not 200, over the cap, trailing exception). */

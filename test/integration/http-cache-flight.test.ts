@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import { httpQuery, SANDBOX_USERS, startRedis, startSandboxCluster, type RedisServer, type SandboxCluster, QUERY_LOG_XML } from '../helpers';
+import { httpQuery, runClient, SANDBOX_USERS, startRedis, startSandboxCluster, type RedisServer, type SandboxCluster, QUERY_LOG_XML } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { sampleValue, until } from '../helpers/poll';
 
@@ -156,6 +156,37 @@ describe('HTTP single-flight (one instance)', () => {
     const again = await get(mem.httpPort!, sql);
     expect([again.cache, again.cacheStatus, again.body.equals(expected)]).toEqual(['HIT', 'HIT', true]);
     expect(await executions(mk)).toBe(1);
+  }, 120_000);
+
+  it.each(['http', 'native'] as const)('a request sent after a write (%s port) to a table it reads does not join a run that started before the write', async (writePort) => {
+    const mk = `ryw-${randomUUID().slice(0, 8)}`;
+    const table = `default.hw_${mk.slice(4)}`;
+    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
+    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
+    // The count is read first (a scalar subquery runs while the query is analysed), then the query sleeps: a write
+    // during the sleep is not in its answer.
+    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
+    const count = (a: Answer): string => a.body.toString().split('\t')[0]!;
+    const before = get(mem.httpPort!, sql);
+    await until(async () => (await runningOnWriter(mk)) === 1, 20_000, `${mk} to run`);
+    // The write goes through the proxy (either port), which invalidates what reads the table before answering it.
+    const insert = `INSERT INTO ${table} VALUES (100)`;
+    if (writePort === 'http') {
+      const write = await fetch(url(mem.httpPort!, insert), { method: 'POST', headers: IDENTITY });
+      expect(write.status).toBe(200);
+      await write.arrayBuffer();
+    } else {
+      const write = await runClient(mem.port, ['--query', insert], '');
+      expect([write.code, write.stderr]).toEqual([0, '']);
+    }
+    expect(await runningOnWriter(mk)).toBe(1); // the first run is still going
+    const after = await get(mem.httpPort!, sql);
+    expect([after.status, after.cache, count(after)]).toEqual([200, 'MISS', '4']);
+    const first = await before;
+    expect([first.status, count(first)]).toEqual([200, '3']);
+    expect(await executions(mk)).toBe(2);
+    // The run that predates the write was not stored over the new one.
+    expect(count(await get(mem.httpPort!, sql))).toBe('4');
   }, 120_000);
 
   it('the leader leaving before the answer leaves its followers a correct answer (and the query is not killed)', async () => {
