@@ -188,6 +188,16 @@ export class RedisStore implements CacheStore {
     });
   }
 
+  /** Whether a table of `mark` was invalidated since (by any instance): its invalidation counter moved. */
+  changedSince(mark: StoreMark): Promise<boolean> {
+    if (!isRedisMark(mark)) return Promise.reject(new TypeError('RedisStore.changedSince: the mark was not made by a RedisStore'));
+    return this.call('changed', async () => {
+      const tables = [...mark.counters.keys()];
+      const now = await this.readCounters(tables);
+      return tables.some((t, i) => now[i] !== mark.counters.get(t));
+    });
+  }
+
   /** Removes every entry that read one of `tables` (here and for every other instance); returns how many. */
   invalidate(tables: readonly string[]): Promise<number> {
     return this.call('invalidate', async () => {

@@ -37,6 +37,11 @@ export interface CacheStore {
   /** Removes every entry that read one of `tables` (names as the router gives them, `db.table`); returns how many. */
   invalidate(tables: readonly string[]): Promise<number>;
   /**
+   * Whether a table of `mark` was invalidated since it was taken, by this instance or another. Stores that serve one
+   * process leave it out: their invalidations close the running executions directly (ResultCache.invalidate).
+   */
+  changedSince?(mark: StoreMark): Promise<boolean>;
+  /**
    * Takes the single-flight lock of `key` for at most `ttlMs` (it expires by itself if the holder dies); null when
    * another holder has it. The memory store always grants it (in-process single-flight already coalesced).
    */

@@ -140,6 +140,14 @@ export class Flight {
     this.closedToJoiners = true;
   }
 
+  /**
+   * Still running, but closed to joiners by a write: it may hold the key's cross-instance lock, so a new execution of
+   * the key runs without waiting on it (ResultCache.prepareLead's `unlocked`).
+   */
+  get predatesWrite(): boolean {
+    return this.closedToJoiners && !this.ended;
+  }
+
   get subscribers(): number {
     return this.subs.size;
   }

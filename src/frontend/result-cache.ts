@@ -82,6 +82,11 @@ export class ResultCache implements FlightOwner {
     return f !== undefined && f.joinable ? f : null;
   }
 
+  /** Whether the flight of `key` still runs but is closed to joiners by a write (Flight.predatesWrite). */
+  predatesWrite(key: string): boolean {
+    return this.flights.get(key)?.predatesWrite === true;
+  }
+
   /** Starts the flight of `key` (replacing one nobody can join any more). */
   newFlight(plan: CachePlan, wire: ClientCompression | null, revision: number, background = false): Flight {
     const f = new Flight(plan.key, this, {
@@ -103,11 +108,14 @@ export class ResultCache implements FlightOwner {
    * What the leader does before the backend query: take the invalidation mark, then the cross-instance lock.
    * Returns 'run' (lead: run the query), 'followed' (another instance ran it and its result was relayed to this
    * flight as it streamed), an Entry (another instance produced it) or a bypass (store failed: run, store nothing).
+   * `unlocked`: the key's lock may be held by an execution that predates a write (this instance's, closed to joiners):
+   * run without it rather than wait for or follow that execution (others do not coalesce with this one).
    */
-  async prepareLead(flight: Flight, plan: CachePlan): Promise<'run' | 'followed' | Entry | { bypass: BypassReason }> {
+  async prepareLead(flight: Flight, plan: CachePlan, unlocked = false): Promise<'run' | 'followed' | Entry | { bypass: BypassReason }> {
     const lead = this.leads.get(flight)!;
     try {
       lead.mark = await this.store.mark(plan.tables);
+      if (unlocked) return 'run';
       lead.lock = await this.store.lock(plan.key, this.o.lockTimeoutMs);
       const feed = this.store.feed;
       if (lead.lock !== null) {
@@ -208,6 +216,29 @@ export class ResultCache implements FlightOwner {
     } catch (e) {
       this.storeFailed('invalidate', e);
     }
+  }
+
+  /** The invalidation mark of a flight this instance runs itself (null: none yet, or it follows another instance's feed). */
+  markOf(flight: Flight): StoreMark | null {
+    return this.leads.get(flight)?.mark ?? null;
+  }
+
+  /**
+   * Before a client joins a running execution: with a store shared by several instances, a write made through another
+   * instance is not seen here, but it moved the store's counters of the tables it wrote. Resolves false (and closes
+   * the execution to later joiners) when a table of `mark` was invalidated since the execution took it: the client
+   * runs its own, so an answer that may predate a write it made elsewhere is never given to it. null when there is
+   * nothing to ask (a store of this process only, or no mark); true when the store cannot tell (as without a check).
+   */
+  joinCheck(flight: { closeToJoiners(): void }, mark: StoreMark | null): Promise<boolean> | null {
+    if (mark === null || this.store.changedSince === undefined) return null;
+    return this.store.changedSince(mark).then(
+      (changed) => {
+        if (changed) flight.closeToJoiners();
+        return !changed;
+      },
+      () => true,
+    );
   }
 
   /** Calls `fn` with the tables of every invalidation from now on; returns the way to stop. */

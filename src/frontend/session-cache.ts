@@ -139,14 +139,21 @@ export class SessionCache {
     cache.events.miss();
     const running = cache.joinable(plan.key);
     if (running !== null) {
-      cache.events.singleflightWait('process');
-      this.host.events.query('local', at.cls.kind, this.host.info(at));
-      this.follow(running, at, compression);
-      return;
+      // With a shared store: not an execution that predates a write made through another instance (joinCheck).
+      const check = cache.joinCheck(running, cache.markOf(running));
+      const join = check === null || (await check);
+      if (this.host.isClosed()) return;
+      if (join && running.joinable) {
+        cache.events.singleflightWait('process');
+        this.host.events.query('local', at.cls.kind, this.host.info(at));
+        this.follow(running, at, compression);
+        return;
+      }
     }
+    const unlocked = cache.predatesWrite(plan.key);
     const flight = cache.newFlight(plan, compression, revision);
     const leader = this.follow(flight, at, compression);
-    return this.lead(cache, flight, at, plan, leader);
+    return this.lead(cache, flight, at, plan, leader, unlocked);
   }
 
   /** Reads `flight` as one of its subscribers; the returned route is where the query is counted (`local` unless it leads). */
@@ -166,8 +173,15 @@ export class SessionCache {
   }
 
   /** Runs the backend query of a new flight (or serves another instance's result for the same key). */
-  private async lead(cache: ResultCache, flight: Flight, at: Attempt, plan: CachePlan, counted: { route: Route | 'local' } | null): Promise<void> {
-    const prepared = await cache.prepareLead(flight, plan);
+  private async lead(
+    cache: ResultCache,
+    flight: Flight,
+    at: Attempt,
+    plan: CachePlan,
+    counted: { route: Route | 'local' } | null,
+    unlocked = false,
+  ): Promise<void> {
+    const prepared = await cache.prepareLead(flight, plan, unlocked);
     if (prepared === 'followed') {
       if (counted) this.host.events.query('local', at.cls.kind, this.host.info(at));
       return;

@@ -135,7 +135,7 @@ export async function serveCacheable(c: CacheableRequest): Promise<CachePathResu
   }
   cache.events.miss();
   const running = ctx.flights.get(read.key);
-  if (running?.joinable) {
+  if (running !== undefined && (await mayJoin(cache, running))) {
     cache.events.singleflightWait('process');
     const out = await running.join(res, c.clientQueryId).done;
     if (out.kind === 'unanswered') return 'run';
@@ -145,12 +145,20 @@ export async function serveCacheable(c: CacheableRequest): Promise<CachePathResu
     events.queryDone('local', seconds(started), outcome, c.info);
     return 'answered';
   }
-  await lead(c, started);
+  // A run here that predates a write may hold the key's lock: this one goes without it (prepare's `unlocked`).
+  await lead(c, started, running?.predatesWrite === true);
   return 'answered';
 }
 
+/** Whether a request may join `f`: joinable, and (shared store) not older than a write made through another instance. */
+async function mayJoin(cache: ResultCache, f: HttpFlight): Promise<boolean> {
+  if (!f.joinable) return false;
+  const check = cache.joinCheck(f, f.joinMark);
+  return check === null || ((await check) && f.joinable);
+}
+
 /** Runs the query as a new flight that later requests for the same key join. */
-async function lead(c: CacheableRequest, started: bigint): Promise<void> {
+async function lead(c: CacheableRequest, started: bigint, unlocked: boolean): Promise<void> {
   const { ctx, res, read } = c;
   const cache = read.cfg.cache;
   const flight = newFlight(c, false);
@@ -163,11 +171,14 @@ async function lead(c: CacheableRequest, started: bigint): Promise<void> {
   try {
     // The leader's slot of its user's limits was taken by the handler before the cache was read.
     if (flight.aborted) throw replyError(ProxyErrorCode.NETWORK_ERROR, 'the client closed the connection'); // nobody left
-    const prepared = await prepare(ctx, cache, flight, read);
+    const prepared = await prepare(ctx, cache, flight, read, unlocked);
     if (prepared === 'served') {
       route = 'local';
       ctx.flights.remove(flight);
-    } else answer = await runFlight(ctx, cache, flight, call, prepared);
+    } else {
+      flight.joinMark = prepared.mark;
+      answer = await runFlight(ctx, cache, flight, call, prepared);
+    }
   } catch (e) {
     // Refused or left before the run: the clients that joined meanwhile run the query themselves.
     flight.fail(e);
@@ -216,10 +227,12 @@ interface Lead {
 /**
  * Before a leader's backend request: the invalidation mark, then the cross-instance lock. When another instance holds
  * the lock, waits for its entry and serves it to the flight's clients ('served'); when none comes, runs unlocked.
+ * `unlocked`: the lock may be held by a run of this instance that predates a write: no lock is taken or waited for.
  */
-async function prepare(ctx: HandlerContext, cache: ResultCache, flight: HttpFlight, read: HttpCacheRead): Promise<Lead | 'served'> {
+async function prepare(ctx: HandlerContext, cache: ResultCache, flight: HttpFlight, read: HttpCacheRead, unlocked: boolean): Promise<Lead | 'served'> {
   try {
     const mark = await cache.store.mark(read.plan.tables);
+    if (unlocked) return { mark, lock: null };
     const lock = await cache.store.lock(read.key, cache.lockTimeoutMs);
     const feed = cache.store.feed;
     if (lock !== null) {

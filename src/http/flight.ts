@@ -20,7 +20,7 @@
  * `maxPausedMs` while others wait on it is dropped (streaming.max_paused_ms).
  */
 import type { ServerResponse } from 'node:http';
-import { HTTP_KEPT_HEADERS, type Entry } from '../cache';
+import { HTTP_KEPT_HEADERS, type Entry, type StoreMark } from '../cache';
 import type { AbortLink, Cut } from './backend-send';
 import { HttpRecorder, replyFromCache } from './cache';
 import { isHeaderValue, type Exchange, type ExchangeTarget } from './exchange';
@@ -114,6 +114,8 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
   /** The answer comes from another instance's run (relayHead): every client here is answered as a follower. */
   private relayed = false;
   private closedToJoiners = false;
+  /** The invalidation mark of a run of this instance (null: none, or the answer comes from elsewhere): joinCheck's. */
+  joinMark: StoreMark | null = null;
 
   constructor(private readonly o: HttpFlightOptions) {
     this.key = o.key;
@@ -140,6 +142,14 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
    */
   closeToJoiners(): void {
     this.closedToJoiners = true;
+  }
+
+  /**
+   * Still running, but closed to joiners by a write: it may hold the key's cross-instance lock, so a new run of the key
+   * goes without waiting on it (cache-flight.ts, prepare's `unlocked`).
+   */
+  get predatesWrite(): boolean {
+    return this.closedToJoiners && (this.state === 'waiting' || this.state === 'streaming');
   }
 
   /** The complete answer as a cache entry, once it ended (null: failed, not 200, over the cap, trailing exception). */

@@ -11,6 +11,8 @@ import { runProcess } from './process';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 const REDIS_CLI = '/usr/bin/redis-cli';
+/** Start-up attempts of a node whose ports were taken before it bound them. */
+const BIND_ATTEMPTS = 4;
 
 /** A running throw-away cluster. */
 export interface RedisClusterServers {
@@ -44,14 +46,15 @@ export async function startRedisCluster(nodes = 3): Promise<RedisClusterServers>
   };
   try {
     const ports: number[] = [];
-    for (let i = 0; i < nodes; i++) {
-      // The bus port defaults to port + 10000, which may be taken or past 65535: pick it explicitly (Redis >= 7.0).
-      const [port, busPort] = [await freePort(), await freePort()];
-      const nodeDir = path.join(dir, `node-${i}`);
-      fs.mkdirSync(nodeDir);
-      ports.push(port);
-      procs.push(
-        spawnTracked({
+    // Each node on its own free ports; a port taken between freePort() and the bind (parallel test workers start
+    // servers too) makes redis-server exit: then the node starts again on new ports.
+    const startNode = async (i: number): Promise<number> => {
+      for (let attempt = 1; ; attempt++) {
+        // The bus port defaults to port + 10000, which may be taken or past 65535: pick it explicitly (Redis >= 7.0).
+        const [port, busPort] = [await freePort(), await freePort()];
+        const nodeDir = path.join(dir, `node-${i}-${attempt}`);
+        fs.mkdirSync(nodeDir);
+        const proc = spawnTracked({
           kind: 'redis-server',
           command: REDIS_SERVER,
           args: [
@@ -62,10 +65,18 @@ export async function startRedisCluster(nodes = 3): Promise<RedisClusterServers>
           ],
           cwd: nodeDir,
           dir,
-        }),
-      );
-    }
-    await Promise.all(ports.map((p) => until(() => redisPing(p, 500), 30_000, `node on port ${p} answering PING`)));
+        });
+        procs.push(proc);
+        await until(async () => !proc.running || (await redisPing(port, 500)), 30_000, `node on port ${port} answering PING`);
+        if (proc.running) return port;
+        const logFile = path.join(nodeDir, 'redis.log');
+        const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+        if (attempt >= BIND_ATTEMPTS || !/Address already in use/i.test(log)) {
+          throw new Error(`Redis Cluster: node on port ${port} exited during start-up:\n${log.slice(-1000)}`);
+        }
+      }
+    };
+    for (let i = 0; i < nodes; i++) ports.push(await startNode(i));
     const created = await runProcess(
       'redis-cli',
       REDIS_CLI,

@@ -21,7 +21,7 @@ import {
 } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
-import { sampleValue } from '../helpers/poll';
+import { sampleValue, until } from '../helpers/poll';
 import { startRedisCluster } from '../helpers/redis-cluster';
 
 let cluster: SandboxCluster;
@@ -234,6 +234,24 @@ describe('result cache (Redis store, two proxy instances)', () => {
     const [a2, b2] = await both();
     expect(Number(a2)).toBe(Number(a1) + 1);
     expect(b2).toBe(a2);
+  }, 60_000);
+
+  it('a query sent after a write through the other instance does not join an execution here that started before it', async () => {
+    const mk = `ryw${randomUUID().slice(0, 8)}`;
+    const table = `default.rw_${mk}`;
+    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
+    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
+    // The count is read first (a scalar subquery runs while the query is analysed), then it sleeps.
+    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
+    const running = async () =>
+      Number(await httpQuery(cluster.writer.httpPort, `SELECT count() FROM system.processes WHERE query LIKE '%${mk}%' AND query NOT LIKE '%system.processes%'`));
+    const before = ok(a.port, sql);
+    await until(async () => (await running()) === 1, 20_000, `${mk} to run`);
+    // Through b: a sees no invalidation of its own, only the counters b moved in Redis.
+    await ok(b.port, `INSERT INTO ${table} VALUES (100)`);
+    expect(await running()).toBe(1); // a's execution is still going
+    expect((await ok(a.port, sql)).split('\t')[0]).toBe('4');
+    expect((await before).split('\t')[0]).toBe('3');
   }, 60_000);
 
   it('bypasses the cache with no client error while Redis is down, and uses it again once Redis is back', async () => {

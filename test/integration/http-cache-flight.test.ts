@@ -323,6 +323,38 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
     for (const g of [ra, rb]) expect((await get(g.httpPort!, sql)).cache).toBe('HIT');
   }, 120_000);
 
+  it.each(['http', 'native'] as const)(
+    'a request sent after a write through the OTHER instance (%s port) does not join a run here that started before it',
+    async (writePort) => {
+      const mk = `ryw2-${randomUUID().slice(0, 8)}`;
+      const table = `default.hw_${mk.slice(5)}`;
+      await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
+      await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
+      // The count is read first (a scalar subquery runs while the query is analysed), then it sleeps.
+      const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
+      const count = (a: Answer): string => a.body.toString().split('\t')[0]!;
+      const before = get(ra.httpPort!, sql);
+      await until(async () => (await runningOnWriter(mk)) === 1, 20_000, `${mk} to run`);
+      // Through rb: ra sees no invalidation of its own, only the counters rb moved in Redis.
+      const insert = `INSERT INTO ${table} VALUES (100)`;
+      if (writePort === 'http') {
+        const write = await fetch(url(rb.httpPort!, insert), { method: 'POST', headers: IDENTITY });
+        expect(write.status).toBe(200);
+        await write.arrayBuffer();
+      } else {
+        const write = await runClient(rb.port, ['--query', insert], '');
+        expect([write.code, write.stderr]).toEqual([0, '']);
+      }
+      expect(await runningOnWriter(mk)).toBe(1); // ra's run is still going
+      const after = await get(ra.httpPort!, sql);
+      expect([after.status, after.cache, count(after)]).toEqual([200, 'MISS', '4']);
+      const first = await before;
+      expect([first.status, count(first)]).toEqual([200, '3']);
+      expect(await executions(mk)).toBe(2);
+    },
+    120_000,
+  );
+
   it("the other instance's clients get the answer live, while it streams, not after its end", async () => {
     const mk = `redis-live-${randomUUID().slice(0, 8)}`;
     const sql = streamedQuery(mk);
