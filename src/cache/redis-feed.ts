@@ -7,15 +7,21 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ChannelListeners } from './redis-notify';
 import type { RedisKeys } from './redis-keys';
-import { FEED_READER_MARK_MS, type FeedItem, type FeedRead, type StoreFeed } from './store';
+import { FEED_READER_MARK_MS, type FeedItem, type FeedRead, type StoreFeed, type StoreMark } from './store';
+
+/** The per-table invalidation counters of a RedisStore mark (RedisStoreMark; an empty map for any other mark). */
+function countersOf(mark: StoreMark): ReadonlyMap<string, string> {
+  const counters = (mark as { counters?: unknown }).counters;
+  return counters instanceof Map ? (counters as ReadonlyMap<string, string>) : new Map();
+}
 
 type Call = <T>(op: string, work: () => Promise<T>) => Promise<T>;
 
 /** Stream field names (short: they are stored with every entry). */
-const F = { kind: 'k', bytes: 'b', blockStart: 's' } as const;
+const F = { kind: 'k', bytes: 'b', blockStart: 's', mark: 'm' } as const;
 
 function toFields(item: FeedItem): (string | Buffer)[] {
-  if (item.kind === 'start') return [F.kind, 'start', F.bytes, item.token];
+  if (item.kind === 'start') return [F.kind, 'start', F.bytes, item.token, ...(item.mark !== undefined ? [F.mark, item.mark] : [])];
   if (item.kind === 'packet') return [F.kind, 'p', F.bytes, item.bytes, F.blockStart, String(item.blockStart)];
   return [F.kind, item.status, F.bytes, item.bytes ?? Buffer.alloc(0)];
 }
@@ -25,7 +31,10 @@ function fromFields(fields: Buffer[]): FeedItem | null {
   for (let i = 0; i + 1 < fields.length; i += 2) m.set(fields[i]!.toString('latin1'), fields[i + 1]!);
   const kind = m.get(F.kind)?.toString('latin1');
   const bytes = m.get(F.bytes) ?? Buffer.alloc(0);
-  if (kind === 'start') return { kind: 'start', token: bytes.toString('latin1') };
+  if (kind === 'start') {
+    const mark = m.get(F.mark)?.toString('utf8');
+    return mark === undefined ? { kind: 'start', token: bytes.toString('latin1') } : { kind: 'start', token: bytes.toString('latin1'), mark };
+  }
   if (kind === 'p') return { kind: 'packet', bytes, blockStart: Number(m.get(F.blockStart)?.toString('latin1') ?? '0') };
   if (kind === 'ok' || kind === 'abandoned') return { kind: 'end', status: kind };
   if (kind === 'error') return { kind: 'end', status: 'error', bytes };
@@ -75,6 +84,22 @@ export class RedisFeed implements StoreFeed {
 
   readers(key: string): Promise<boolean> {
     return this.call('feed.readers', async () => (await this.client.exists(this.keys.readers(key))) === 1);
+  }
+
+  markText(mark: StoreMark): string {
+    return JSON.stringify([...countersOf(mark)]);
+  }
+
+  predates(producerMark: string | undefined, mine: StoreMark): boolean {
+    if (producerMark === undefined) return false;
+    let theirs: Map<string, string>;
+    try {
+      theirs = new Map(JSON.parse(producerMark) as [string, string][]);
+    } catch {
+      return true; // unreadable: nothing proves it does not predate
+    }
+    for (const [table, counter] of countersOf(mine)) if (theirs.get(table) !== counter) return true;
+    return false;
   }
 
   markRead(key: string): Promise<void> {

@@ -67,8 +67,11 @@ export type StoreFailure = 'down' | 'timeout' | 'full' | 'error';
  * instances (cross-instance single-flight). Packets travel in their recorded (uncompressed) form.
  */
 export type FeedItem =
-  /** The first item: the lock token of the instance producing this feed. */
-  | { readonly kind: 'start'; readonly token: string }
+  /**
+   * The first item: the lock token of the instance producing this feed, and its invalidation mark (StoreFeed.markText)
+   * so that a reader can tell whether the execution predates a write it has seen (StoreFeed.predates).
+   */
+  | { readonly kind: 'start'; readonly token: string; readonly mark?: string }
   | { readonly kind: 'packet'; readonly bytes: Buffer; readonly blockStart: number }
   /** The last item. `ok`: EndOfStream; `error`: the server's Exception packet (bytes); `abandoned`: the producer stopped. */
   | { readonly kind: 'end'; readonly status: 'ok' | 'error' | 'abandoned'; readonly bytes?: Buffer };
@@ -102,6 +105,14 @@ export interface StoreFeed {
   readers(key: string): Promise<boolean>;
   /** Leaves the mark of a read without reading: a reader whose clients are slow to take what it read is still one. */
   markRead(key: string): Promise<void>;
+  /** An invalidation mark of this store as text, for a feed's start item. */
+  markText(mark: StoreMark): string;
+  /**
+   * Whether the execution whose feed started with `producerMark` may predate an invalidation that `mine` (a reader's
+   * mark, taken later) includes: a table's counter differs, or is missing from it. A feed without a mark (an older
+   * producer) is trusted.
+   */
+  predates(producerMark: string | undefined, mine: StoreMark): boolean;
 }
 
 /**

@@ -9,7 +9,7 @@
  * invalidated its result, is never read). Once the producer is gone, a reader that has not sent anything yet takes
  * the stored entry or runs the query itself; one that already sent packets can only report the loss.
  */
-import { FEED_READER_MARK_MS, type CacheStore, type Entry, type FeedItem, type StoreFeed } from '../cache';
+import { FEED_READER_MARK_MS, type CacheStore, type Entry, type FeedItem, type StoreFeed, type StoreMark } from '../cache';
 import type { RecordedPacket } from '../protocol';
 import type { FlightTap } from './cache-flight';
 import { ProxyErrorCode, replyError } from './error-reply';
@@ -30,6 +30,11 @@ export interface FeedOptions {
   log: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   /** The producer's run went on for other instances' readers (remoteReaders() said yes): counted by the metrics. */
   onKept?: () => void;
+  /**
+   * This instance's invalidation mark of the key's tables. The producer writes it into the feed's start; a reader
+   * compares its own with it and runs the query itself rather than follow an execution that predates a write.
+   */
+  mark?: StoreMark | null;
 }
 
 /** The producer's side: batches the flight's packets per tick and appends them to the feed in order. */
@@ -46,7 +51,7 @@ export class FeedPublisher implements FlightTap {
     token: string,
     private readonly o: FeedOptions,
   ) {
-    this.push({ kind: 'start', token });
+    this.push(o.mark ? { kind: 'start', token, mark: feed.markText(o.mark) } : { kind: 'start', token });
   }
 
   packet(rec: RecordedPacket): void {
@@ -160,6 +165,8 @@ export async function followFeed(store: CacheStore, feed: StoreFeed, flight: Fee
         if (r.items.length > 0) await new Promise((res) => setTimeout(res, 20)); // an old feed: wait for the new one
         continue;
       }
+      // An execution older than a write this instance's mark includes: not for these clients (nothing sent yet).
+      if (o.mark && feed.predates(start.mark, o.mark)) return 'run';
       producer = start.token;
     }
     if (r.items.length === 0) {

@@ -39,8 +39,11 @@ export function failureReason(e: unknown): BypassReason {
 }
 
 interface Lead {
+  /** The mark its entry is stored with (null: nothing to store, e.g. another instance's execution is followed). */
   mark: StoreMark | null;
   lock: StoreLock | null;
+  /** The mark a joining client's check compares with (joinCheck): the execution's, or the followed one's equivalent. */
+  joinMark: StoreMark | null;
 }
 
 /** Whether an execution reading `reads` may predate a write to `written` (ALL_TABLES is in every cache plan's reads). */
@@ -100,7 +103,7 @@ export class ResultCache implements FlightOwner {
       background,
     });
     this.flights.set(plan.key, f);
-    this.leads.set(f, { mark: null, lock: null });
+    this.leads.set(f, { mark: null, lock: null, joinMark: null });
     return f;
   }
 
@@ -115,12 +118,14 @@ export class ResultCache implements FlightOwner {
     const lead = this.leads.get(flight)!;
     try {
       lead.mark = await this.store.mark(plan.tables);
+      // A followed execution is checked against this mark too: followFeed follows only one whose mark is the same.
+      lead.joinMark = lead.mark;
       if (unlocked) return 'run';
       lead.lock = await this.store.lock(plan.key, this.o.lockTimeoutMs);
       const feed = this.store.feed;
       if (lead.lock !== null) {
         // Clients of the same query on other instances read the result from the store as it arrives.
-        if (feed) flight.setTap(new FeedPublisher(feed, lead.lock.token, this.feedOptions(plan.key)));
+        if (feed) flight.setTap(new FeedPublisher(feed, lead.lock.token, this.feedOptions(plan.key, lead.mark)));
         return 'run';
       }
       // Another instance runs it: follow its result as it streams (or wait for its entry), then run it ourselves
@@ -129,13 +134,14 @@ export class ResultCache implements FlightOwner {
       if (feed) {
         const mark = lead.mark;
         lead.mark = null; // the producer stores the entry, not us
-        if ((await followFeed(this.store, feed, flight, this.feedOptions(plan.key))) === 'done') return 'followed';
+        if ((await followFeed(this.store, feed, flight, this.feedOptions(plan.key, mark))) === 'done') return 'followed';
         lead.mark = mark;
         return 'run';
       }
       const entry = await this.store.waitForEntry(plan.key, this.o.lockTimeoutMs);
       if (entry !== null) return entry;
       lead.mark = await this.store.mark(plan.tables);
+      lead.joinMark = lead.mark;
       return 'run';
     } catch (e) {
       lead.mark = null;
@@ -144,8 +150,8 @@ export class ResultCache implements FlightOwner {
     }
   }
 
-  private feedOptions(key: string): FeedOptions {
-    return { key, lockTimeoutMs: this.o.lockTimeoutMs, maxFeedBytes: 4 * this.o.maxEntryBytes, log: this.o.log, onKept: () => this.events.runKept() };
+  private feedOptions(key: string, mark: StoreMark | null): FeedOptions {
+    return { key, lockTimeoutMs: this.o.lockTimeoutMs, maxFeedBytes: 4 * this.o.maxEntryBytes, log: this.o.log, onKept: () => this.events.runKept(), mark };
   }
 
   /** FlightOwner: the result ended; store it when complete and recorded, free the lock either way. */
@@ -220,7 +226,7 @@ export class ResultCache implements FlightOwner {
 
   /** The invalidation mark of a flight this instance runs itself (null: none yet, or it follows another instance's feed). */
   markOf(flight: Flight): StoreMark | null {
-    return this.leads.get(flight)?.mark ?? null;
+    return this.leads.get(flight)?.joinMark ?? null;
   }
 
   /**

@@ -175,10 +175,7 @@ async function lead(c: CacheableRequest, started: bigint, unlocked: boolean): Pr
     if (prepared === 'served') {
       route = 'local';
       ctx.flights.remove(flight);
-    } else {
-      flight.joinMark = prepared.mark;
-      answer = await runFlight(ctx, cache, flight, call, prepared);
-    }
+    } else answer = await runFlight(ctx, cache, flight, call, prepared);
   } catch (e) {
     // Refused or left before the run: the clients that joined meanwhile run the query themselves.
     flight.fail(e);
@@ -230,22 +227,30 @@ interface Lead {
  * `unlocked`: the lock may be held by a run of this instance that predates a write: no lock is taken or waited for.
  */
 async function prepare(ctx: HandlerContext, cache: ResultCache, flight: HttpFlight, read: HttpCacheRead, unlocked: boolean): Promise<Lead | 'served'> {
+  /** Running it here after all: a new mark (the run starts now). */
+  const fresh = async (): Promise<Lead> => {
+    const mark = await cache.store.mark(read.plan.tables);
+    flight.joinMark = mark;
+    return { mark, lock: null };
+  };
   try {
     const mark = await cache.store.mark(read.plan.tables);
+    // A followed run is checked against this mark too: followFeed follows only one whose mark is the same.
+    flight.joinMark = mark;
     if (unlocked) return { mark, lock: null };
     const lock = await cache.store.lock(read.key, cache.lockTimeoutMs);
     const feed = cache.store.feed;
     if (lock !== null) {
       // Requests for the same key on other instances read the answer from the store as it arrives (flight-feed.ts).
-      if (feed) flight.setTap(new HttpFeedTap(feed, lock.token, feedOptions(ctx, cache, read.key)));
+      if (feed) flight.setTap(new HttpFeedTap(feed, lock.token, feedOptions(ctx, cache, read.key, mark)));
       return { mark, lock };
     }
     cache.events.singleflightWait('cluster');
     if (feed) {
       // Another instance runs it: its answer streams here live; run it here only if it went away before sending any.
-      const followed = await followFeed(cache.store, feed, new HttpFeedTarget(flight), feedOptions(ctx, cache, read.key));
+      const followed = await followFeed(cache.store, feed, new HttpFeedTarget(flight), feedOptions(ctx, cache, read.key, mark));
       if (followed === 'done') return 'served';
-      return { mark: await cache.store.mark(read.plan.tables), lock: null };
+      return fresh();
     }
     const entry = await cache.store.waitForEntry(read.key, cache.lockTimeoutMs);
     if (entry !== null) {
@@ -253,7 +258,7 @@ async function prepare(ctx: HandlerContext, cache: ResultCache, flight: HttpFlig
       return 'served';
     }
     // The other instance stored nothing (failed, too large) or is gone: run it here, with a new mark.
-    return { mark: await cache.store.mark(read.plan.tables), lock: null };
+    return fresh();
   } catch (e) {
     storeFailed(ctx, cache, 'prepare', e);
     return { mark: null, lock: null };
@@ -331,15 +336,16 @@ function refresh(c: CacheableRequest): void {
       return;
     }
     const feed = cache.store.feed;
-    if (feed) flight.setTap(new HttpFeedTap(feed, lead.lock.token, feedOptions(c.ctx, cache, read.key)));
+    if (feed) flight.setTap(new HttpFeedTap(feed, lead.lock.token, feedOptions(c.ctx, cache, read.key, lead.mark)));
+    flight.joinMark = lead.mark;
     cache.events.refresh();
     await runFlight(ctx, cache, flight, c.callFor(randomUUID()), lead);
   })();
 }
 
 /** As the native port's feeds (result-cache.ts): a feed may carry up to four entries' worth before it is abandoned. */
-function feedOptions(ctx: HandlerContext, cache: ResultCache, key: string): FeedOptions {
-  return { key, lockTimeoutMs: cache.lockTimeoutMs, maxFeedBytes: 4 * cache.maxEntryBytes, log: ctx.deps.log, onKept: () => cache.events.runKept() };
+function feedOptions(ctx: HandlerContext, cache: ResultCache, key: string, mark: StoreMark | null): FeedOptions {
+  return { key, lockTimeoutMs: cache.lockTimeoutMs, maxFeedBytes: 4 * cache.maxEntryBytes, log: ctx.deps.log, onKept: () => cache.events.runKept(), mark };
 }
 
 function storeFailed(ctx: HandlerContext, cache: ResultCache | null, op: string, e: unknown): void {

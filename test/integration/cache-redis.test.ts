@@ -254,6 +254,23 @@ describe('result cache (Redis store, two proxy instances)', () => {
     expect((await before).split('\t')[0]).toBe('3');
   }, 60_000);
 
+  it('a query after its own write does not follow the feed of an execution on the other instance that started before it', async () => {
+    const mk = `ryf${randomUUID().slice(0, 8)}`;
+    const table = `default.rw_${mk}`;
+    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
+    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
+    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
+    const running = async () =>
+      Number(await httpQuery(cluster.writer.httpPort, `SELECT count() FROM system.processes WHERE query LIKE '%${mk}%' AND query NOT LIKE '%system.processes%'`));
+    const before = ok(a.port, sql); // a runs it and holds the key's lock
+    await until(async () => (await running()) === 1, 20_000, `${mk} to run`);
+    await ok(b.port, `INSERT INTO ${table} VALUES (100)`);
+    expect(await running()).toBe(1);
+    // b finds the lock held by a's execution, whose feed starts with a mark older than b's: b runs it itself.
+    expect((await ok(b.port, sql)).split('\t')[0]).toBe('4');
+    expect((await before).split('\t')[0]).toBe('3');
+  }, 60_000);
+
   it('bypasses the cache with no client error while Redis is down, and uses it again once Redis is back', async () => {
     const sql = "SELECT sum(x) FROM default.shared WHERE 'down' != ''";
     const expected = await ok(cluster.writer.tcpPort, sql);

@@ -355,6 +355,26 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
     120_000,
   );
 
+  it('a request after its own write does not follow the feed of a run on the other instance that started before it', async () => {
+    const mk = `ryw3-${randomUUID().slice(0, 8)}`;
+    const table = `default.hw_${mk.slice(5)}`;
+    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
+    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
+    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
+    const count = (a: Answer): string => a.body.toString().split('\t')[0]!;
+    const before = get(ra.httpPort!, sql); // ra runs it and holds the key's lock
+    await until(async () => (await runningOnWriter(mk)) === 1, 20_000, `${mk} to run`);
+    const write = await fetch(url(rb.httpPort!, `INSERT INTO ${table} VALUES (100)`), { method: 'POST', headers: IDENTITY });
+    expect(write.status).toBe(200);
+    await write.arrayBuffer();
+    expect(await runningOnWriter(mk)).toBe(1); // ra's run is still going
+    // rb finds the lock held by ra's run; its feed starts with ra's mark, older than rb's: rb runs the query itself.
+    const after = await get(rb.httpPort!, sql);
+    expect([after.status, after.cache, count(after)]).toEqual([200, 'MISS', '4']);
+    expect(count(await before)).toBe('3');
+    expect(await executions(mk)).toBe(2);
+  }, 120_000);
+
   it("the other instance's clients get the answer live, while it streams, not after its end", async () => {
     const mk = `redis-live-${randomUUID().slice(0, 8)}`;
     const sql = streamedQuery(mk);

@@ -376,6 +376,26 @@ describe('RedisStore on one Redis', () => {
     expect(pttl).toBeLessThanOrEqual(FEED_READER_MARK_MS);
   });
 
+  it("feed marks: a reader's later mark tells whether a producer's mark predates an invalidation of its tables", async () => {
+    const store = await openStore(server.port);
+    const t = `db.fm_${++n}`;
+    const producer = await store.mark([t, '*']);
+    const text = store.feed.markText(producer);
+    expect(store.feed.predates(text, await store.mark([t, '*']))).toBe(false); // nothing invalidated since
+    await store.invalidate(['db.other']);
+    expect(store.feed.predates(text, await store.mark([t, '*']))).toBe(false); // another table only
+    await store.invalidate([t]);
+    expect(store.feed.predates(text, await store.mark([t, '*']))).toBe(true);
+    expect(store.feed.predates(text, await store.mark([t, '*', 'db.not_in_it']))).toBe(true); // a table it has no counter of
+    expect(store.feed.predates(undefined, await store.mark([t]))).toBe(false); // a producer that sent no mark is trusted
+    expect(store.feed.predates('not json', await store.mark([t]))).toBe(true);
+    // The mark travels in the feed's start item.
+    const k = key();
+    await store.feed.publish(k, [{ kind: 'start', token: 'tok', mark: text }], 10_000, true);
+    const read = await store.feed.read(k, '0', 10, 0);
+    expect(read?.items[0]).toEqual({ kind: 'start', token: 'tok', mark: text });
+  });
+
   it('two instances share entries and invalidations', async () => {
     const a = await openStore(server.port);
     const b = await openStore(server.port);

@@ -21,6 +21,8 @@ function memoryFeed(read: boolean | Error) {
       return read;
     },
     markRead: async () => undefined,
+    markText: () => '',
+    predates: () => false,
   };
   const kept = { count: 0 };
   const o: FeedOptions = { key: 'k1', lockTimeoutMs: 1000, maxFeedBytes: 1 << 20, log: (_level, msg) => void logged.push(msg), onKept: () => void kept.count++ };
@@ -77,6 +79,8 @@ describe('followFeed: a reader whose clients are slow', () => {
       read: async () => reads.shift() ?? null,
       readers: async () => false,
       markRead: async (key: string) => void marks.push(key),
+      markText: () => '',
+      predates: () => false,
     };
     let drain: (() => void) | null = null;
     const relayed: RecordedPacket[] = [];
@@ -115,6 +119,8 @@ describe('followFeed: a reader whose clients are slow', () => {
       read: async () => ({ last: '2', producer: 'T', items: [{ kind: 'start', token: 'T' }, { kind: 'packet', bytes: Buffer.from('a'), blockStart: 0 }] }),
       readers: async () => false,
       markRead: async (key: string) => void marks.push(key),
+      markText: () => '',
+      predates: () => false,
     };
     const flight = {
       finished: false,
