@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { PROXY_MAX_REVISION, ServerCode, type FramedPacket } from '../../src/protocol';
 import { errorCodeOf, httpQuery, runClient, startSandboxCluster, type ClickHouseServer, type RunResult, type SandboxCluster, QUERY_LOG_XML } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
+import { beforeWriteFixture, countOf } from '../helpers/before-write';
 import { NativeClient } from '../helpers/native-client';
 import { sampleValue, until } from '../helpers/poll';
 
@@ -241,20 +242,14 @@ describe('result cache (memory store)', () => {
     const g = await startGatehouse(['--config', writeConfig('ryw-flight.yaml', [`writer: "${hostPort(cluster.writer)}"`, 'admin: "127.0.0.1:0"', 'cache:', '  enabled: true'].join('\n'))]);
     extra.push(g);
     const mk = `ryw${randomUUID().slice(0, 8)}`;
-    const table = `default.rw_${mk}`;
-    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
-    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
-    // The count is read first (a scalar subquery runs while the query is analysed), then it sleeps.
-    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
-    const running = async () =>
-      Number(await httpQuery(cluster.writer.httpPort, `SELECT count() FROM system.processes WHERE query LIKE '%${mk}%' AND query NOT LIKE '%system.processes%'`));
-    const before = ok(g.port, sql);
-    await until(async () => (await running()) === 1, 20_000, `${mk} to run`);
-    await ok(g.port, `INSERT INTO ${table} VALUES (100)`);
-    expect(await running()).toBe(1); // the first execution is still going
+    const bw = await beforeWriteFixture(cluster.writer, mk);
+    const before = ok(g.port, bw.sql);
+    await until(async () => (await bw.running()) === 1, 20_000, `${mk} to run`);
+    await ok(g.port, bw.insert);
+    expect(await bw.running()).toBe(1); // the first execution is still going
     const waits0 = await metric(g, 'gatehouse_cache_singleflight_waits_total', 'scope="process"');
-    expect((await ok(g.port, sql)).split('\t')[0]).toBe('4');
-    expect((await before).split('\t')[0]).toBe('3');
+    expect(countOf(await ok(g.port, bw.sql))).toBe('4');
+    expect(countOf(await before)).toBe('3');
     expect(await metric(g, 'gatehouse_cache_singleflight_waits_total', 'scope="process"')).toBe(waits0);
   }, 60_000);
 

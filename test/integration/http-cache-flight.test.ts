@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { httpQuery, runClient, SANDBOX_USERS, startRedis, startSandboxCluster, type RedisServer, type SandboxCluster, QUERY_LOG_XML } from '../helpers';
+import { beforeWriteFixture, countOf } from '../helpers/before-write';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { sampleValue, until } from '../helpers/poll';
 
@@ -103,6 +104,18 @@ function config(name: string, cacheLines: string[], extra: string[] = []): strin
   return file;
 }
 
+/** A write through `g`'s HTTP or native port, answered without error. */
+async function writeThrough(g: Gatehouse, port: 'http' | 'native', sql: string): Promise<void> {
+  if (port === 'http') {
+    const res = await fetch(url(g.httpPort!, sql), { method: 'POST', headers: IDENTITY });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+  } else {
+    const res = await runClient(g.port, ['--query', sql], '');
+    expect([res.code, res.stderr]).toEqual([0, '']);
+  }
+}
+
 const sleepQuery = (mk: string, seconds = 0.5) => `SELECT sleep(${seconds}) AS s, 1 AS one, '${mk}' AS m`;
 /** About 4 MB in four blocks 0.3 s apart: 18.16 sends it in pieces (about 1 MB each), so a client can leave midway. */
 const streamedQuery = (mk: string) =>
@@ -160,33 +173,19 @@ describe('HTTP single-flight (one instance)', () => {
 
   it.each(['http', 'native'] as const)('a request sent after a write (%s port) to a table it reads does not join a run that started before the write', async (writePort) => {
     const mk = `ryw-${randomUUID().slice(0, 8)}`;
-    const table = `default.hw_${mk.slice(4)}`;
-    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
-    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
-    // The count is read first (a scalar subquery runs while the query is analysed), then the query sleeps: a write
-    // during the sleep is not in its answer.
-    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
-    const count = (a: Answer): string => a.body.toString().split('\t')[0]!;
-    const before = get(mem.httpPort!, sql);
-    await until(async () => (await runningOnWriter(mk)) === 1, 20_000, `${mk} to run`);
+    const bw = await beforeWriteFixture(cluster.writer, mk);
+    const before = get(mem.httpPort!, bw.sql);
+    await until(async () => (await bw.running()) === 1, 20_000, `${mk} to run`);
     // The write goes through the proxy (either port), which invalidates what reads the table before answering it.
-    const insert = `INSERT INTO ${table} VALUES (100)`;
-    if (writePort === 'http') {
-      const write = await fetch(url(mem.httpPort!, insert), { method: 'POST', headers: IDENTITY });
-      expect(write.status).toBe(200);
-      await write.arrayBuffer();
-    } else {
-      const write = await runClient(mem.port, ['--query', insert], '');
-      expect([write.code, write.stderr]).toEqual([0, '']);
-    }
-    expect(await runningOnWriter(mk)).toBe(1); // the first run is still going
-    const after = await get(mem.httpPort!, sql);
-    expect([after.status, after.cache, count(after)]).toEqual([200, 'MISS', '4']);
+    await writeThrough(mem, writePort, bw.insert);
+    expect(await bw.running()).toBe(1); // the first run is still going
+    const after = await get(mem.httpPort!, bw.sql);
+    expect([after.status, after.cache, countOf(after.body)]).toEqual([200, 'MISS', '4']);
     const first = await before;
-    expect([first.status, count(first)]).toEqual([200, '3']);
+    expect([first.status, countOf(first.body)]).toEqual([200, '3']);
     expect(await executions(mk)).toBe(2);
     // The run that predates the write was not stored over the new one.
-    expect(count(await get(mem.httpPort!, sql))).toBe('4');
+    expect(countOf((await get(mem.httpPort!, bw.sql)).body)).toBe('4');
   }, 120_000);
 
   it('the leader leaving before the answer leaves its followers a correct answer (and the query is not killed)', async () => {
@@ -323,55 +322,22 @@ describe('HTTP single-flight across two instances sharing Redis', () => {
     for (const g of [ra, rb]) expect((await get(g.httpPort!, sql)).cache).toBe('HIT');
   }, 120_000);
 
-  it.each(['http', 'native'] as const)(
-    'a request sent after a write through the OTHER instance (%s port) does not join a run here that started before it',
-    async (writePort) => {
-      const mk = `ryw2-${randomUUID().slice(0, 8)}`;
-      const table = `default.hw_${mk.slice(5)}`;
-      await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
-      await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
-      // The count is read first (a scalar subquery runs while the query is analysed), then it sleeps.
-      const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
-      const count = (a: Answer): string => a.body.toString().split('\t')[0]!;
-      const before = get(ra.httpPort!, sql);
-      await until(async () => (await runningOnWriter(mk)) === 1, 20_000, `${mk} to run`);
-      // Through rb: ra sees no invalidation of its own, only the counters rb moved in Redis.
-      const insert = `INSERT INTO ${table} VALUES (100)`;
-      if (writePort === 'http') {
-        const write = await fetch(url(rb.httpPort!, insert), { method: 'POST', headers: IDENTITY });
-        expect(write.status).toBe(200);
-        await write.arrayBuffer();
-      } else {
-        const write = await runClient(rb.port, ['--query', insert], '');
-        expect([write.code, write.stderr]).toEqual([0, '']);
-      }
-      expect(await runningOnWriter(mk)).toBe(1); // ra's run is still going
-      const after = await get(ra.httpPort!, sql);
-      expect([after.status, after.cache, count(after)]).toEqual([200, 'MISS', '4']);
-      const first = await before;
-      expect([first.status, count(first)]).toEqual([200, '3']);
-      expect(await executions(mk)).toBe(2);
-    },
-    120_000,
-  );
-
-  it('a request after its own write does not follow the feed of a run on the other instance that started before it', async () => {
-    const mk = `ryw3-${randomUUID().slice(0, 8)}`;
-    const table = `default.hw_${mk.slice(5)}`;
-    await httpQuery(cluster.writer.httpPort, `CREATE TABLE ${table} (x UInt32) ENGINE = MergeTree ORDER BY x`);
-    await httpQuery(cluster.writer.httpPort, `INSERT INTO ${table} SELECT number FROM numbers(3)`);
-    const sql = `SELECT (SELECT count() FROM ${table}) AS c, sleep(1.5) AS s, '${mk}' AS m`;
-    const count = (a: Answer): string => a.body.toString().split('\t')[0]!;
-    const before = get(ra.httpPort!, sql); // ra runs it and holds the key's lock
-    await until(async () => (await runningOnWriter(mk)) === 1, 20_000, `${mk} to run`);
-    const write = await fetch(url(rb.httpPort!, `INSERT INTO ${table} VALUES (100)`), { method: 'POST', headers: IDENTITY });
-    expect(write.status).toBe(200);
-    await write.arrayBuffer();
-    expect(await runningOnWriter(mk)).toBe(1); // ra's run is still going
-    // rb finds the lock held by ra's run; its feed starts with ra's mark, older than rb's: rb runs the query itself.
-    const after = await get(rb.httpPort!, sql);
-    expect([after.status, after.cache, count(after)]).toEqual([200, 'MISS', '4']);
-    expect(count(await before)).toBe('3');
+  it.each([
+    ['http', 'join a run here', 'ra'],
+    ['native', 'join a run here', 'ra'],
+    ['http', 'follow the feed of a run on the other instance', 'rb'],
+  ] as const)('a request sent after a write through the other instance (%s port) does not %s that started before it', async (writePort, _what, readVia) => {
+    const mk = `ryw2-${randomUUID().slice(0, 8)}`;
+    const bw = await beforeWriteFixture(cluster.writer, mk);
+    const before = get(ra.httpPort!, bw.sql); // ra runs it and holds the key's lock
+    await until(async () => (await bw.running()) === 1, 20_000, `${mk} to run`);
+    // Through rb: ra sees no invalidation of its own, only the counters rb moved in Redis.
+    await writeThrough(rb, writePort, bw.insert);
+    expect(await bw.running()).toBe(1); // ra's run is still going
+    // Read via ra: it checks the counters before joining. Via rb: the lock is ra's, whose feed starts with an older mark.
+    const after = await get((readVia === 'ra' ? ra : rb).httpPort!, bw.sql);
+    expect([after.status, after.cache, countOf(after.body)]).toEqual([200, 'MISS', '4']);
+    expect(countOf((await before).body)).toBe('3');
     expect(await executions(mk)).toBe(2);
   }, 120_000);
 
