@@ -68,6 +68,8 @@ export class HttpFlights {
   /** The server is closing: runs with no client here (refreshes, runs kept for other instances) are cut. */
   close(): void {
     this.stopWatching?.();
+    this.stopWatching = null;
+    this.watched = null;
     for (const f of this.byKey.values()) if (f.unattended) f.abort(false);
   }
 }
