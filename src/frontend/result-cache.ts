@@ -53,7 +53,7 @@ export function readsAnyOf(reads: readonly string[], written: readonly string[])
 
 export class ResultCache implements FlightOwner {
   private readonly flights = new Map<string, Flight>();
-  /** Told the tables of every invalidation (the HTTP port's flights: HttpFlights.watch). */
+  /** Told the tables of every invalidation (the HTTP port's flights: HttpFlights.add subscribes them). */
   private readonly invalidationWatchers = new Set<(tables: readonly string[]) => void>();
   private readonly leads = new Map<Flight, Lead>();
   /** Stores in progress, so close() can wait for them. */
