@@ -38,7 +38,9 @@ export class SessionContext {
       const pick = this.deps.router.pick(route, DEFAULT_GROUP);
       if ('chCode' in pick) throw pick;
       const pool = this.poolFor(pick.target, pick.route, database);
-      return { conn: await pool.checkout(), pool, pinned: false, target: pick.target, group: DEFAULT_GROUP };
+      // An idle connection at once when there is one (no promise, timer or queue entry: Pool.tryCheckout).
+      const conn = pool.tryCheckout() ?? (await pool.checkout());
+      return { conn, pool, pinned: false, target: pick.target, group: DEFAULT_GROUP };
     };
   }
 
