@@ -14,9 +14,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnTracked, startClickHouse, type ClickHouseServer, type TrackedProcess } from '../src/sandbox';
-import { argValue, clickhouseBenchmark, fmt, httpLoad, loadavg, median, startHaproxyHttp, treeCpuSeconds, waitForOutput } from './bench-util';
-import { startGatehouse, startHaproxy } from './proxy-processes';
+import { startClickHouse, type ClickHouseServer, type TrackedProcess } from '../src/sandbox';
+import { argValue, clickhouseBenchmark, fmt, httpLoad, loadavg, median, startHaproxyHttp, treeCpuSeconds } from './bench-util';
+import { startGatehouse, startHaproxy, startScriptProcess, type Started } from './proxy-processes';
 
 const REPS = Number(argValue('--reps') ?? 5);
 const QUICK = process.argv.includes('--quick');
@@ -25,23 +25,13 @@ const N_C8 = QUICK ? 800 : 8000;
 const N_1M = QUICK ? 2 : 20;
 const WARM = QUICK ? 500 : 6000;
 const SQL_1M = 'SELECT number, toString(number) FROM numbers(1000000)';
-const RELAY_SCRIPT = path.join(__dirname, `node-floor-relay${path.extname(__filename)}`);
 
 type PathName = 'direct' | 'haproxy' | 'floor' | 'gatehouse';
 const PATHS: readonly PathName[] = ['direct', 'haproxy', 'floor', 'gatehouse'];
 const PROXIES: readonly PathName[] = ['haproxy', 'floor', 'gatehouse'];
 
-async function startFloor(mode: 'tcp' | 'http', target: number): Promise<{ port: number; proc: TrackedProcess }> {
-  const loader = RELAY_SCRIPT.endsWith('.ts') ? ['-r', require.resolve('ts-node/register/transpile-only')] : [];
-  const proc = spawnTracked({
-    kind: `floor-${mode}`,
-    command: process.execPath,
-    args: [...loader, RELAY_SCRIPT, mode, '--target', String(target)],
-    env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, '..', 'tsconfig.json') },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const m = await waitForOutput(proc, /floor relay listening on 127\.0\.0\.1:(\d+)/, `floor relay (${mode})`, 30_000);
-  return { port: Number(m[1]), proc };
+function startFloor(mode: 'tcp' | 'http', target: number): Promise<Started> {
+  return startScriptProcess(`floor-${mode}`, 'node-floor-relay', [mode, '--target', String(target)], /floor relay listening on 127\.0\.0\.1:(\d+)/);
 }
 
 interface Row {

@@ -11,8 +11,23 @@ import { HAPROXY_BIN, waitForOutput } from './bench-util';
 import type { HoldStats } from './latency-relay';
 
 export const GATEHOUSE_CLI = path.join(__dirname, '..', 'dist', 'bin', 'cli.js');
-/** The relay script beside this file: .ts under ts-node (npm run bench:proxy), .js when run from dist/. */
-const RELAY_SCRIPT = path.join(__dirname, `latency-relay${path.extname(__filename)}`);
+/**
+ * A script beside this file (`name`.ts under ts-node, as npm run bench:* runs it; .js when run from dist/) in a Node
+ * process of its own, stdin kept open; resolves once it prints `ready`, whose first group is the port it listens on.
+ */
+export async function startScriptProcess(kind: string, name: string, args: readonly string[], ready: RegExp): Promise<Started> {
+  const script = path.join(__dirname, `${name}${path.extname(__filename)}`);
+  const loader = script.endsWith('.ts') ? ['-r', require.resolve('ts-node/register/transpile-only')] : [];
+  const proc = spawnTracked({
+    kind,
+    command: process.execPath,
+    args: [...loader, script, ...args],
+    env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, '..', 'tsconfig.json') },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const m = await waitForOutput(proc, ready, kind, 30_000);
+  return { port: Number(m[1]), proc };
+}
 
 export interface Started {
   port: number;
@@ -117,17 +132,9 @@ export interface RelayProcess extends Started {
 
 /** The latency relay in its own Node process, in front of 127.0.0.1:targetPort. */
 export async function startRelayProcess(targetPort: number, delayMs: number, handshakeRtt: boolean): Promise<RelayProcess> {
-  const loader = RELAY_SCRIPT.endsWith('.ts') ? ['-r', require.resolve('ts-node/register/transpile-only')] : [];
-  const args = [...loader, RELAY_SCRIPT, '--target', String(targetPort), '--delay-ms', String(delayMs)];
+  const args = ['--target', String(targetPort), '--delay-ms', String(delayMs)];
   if (handshakeRtt) args.push('--handshake-rtt');
-  const proc = spawnTracked({
-    kind: 'latency-relay',
-    command: process.execPath,
-    args,
-    env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, '..', 'tsconfig.json') },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const m = await waitForOutput(proc, /latency relay listening on 127\.0\.0\.1:(\d+)/, 'latency relay', 30_000);
+  const { port, proc } = await startScriptProcess('latency-relay', 'latency-relay', args, /latency relay listening on 127\.0\.0\.1:(\d+)/);
   const replies: { resolve: (s: HoldStats) => void; reject: (e: Error) => void }[] = [];
   createInterface({ input: proc.child.stdout! }).on('line', (line) => {
     if (line.startsWith('{')) replies.shift()?.resolve(JSON.parse(line) as HoldStats);
@@ -136,7 +143,7 @@ export async function startRelayProcess(targetPort: number, delayMs: number, han
     for (const r of replies.splice(0)) r.reject(new Error(`latency relay exited (${JSON.stringify(e)})`));
   });
   return {
-    port: Number(m[1]),
+    port,
     proc,
     stats: () =>
       new Promise<HoldStats>((resolve, reject) => {

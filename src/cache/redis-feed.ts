@@ -7,12 +7,12 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ChannelListeners } from './redis-notify';
 import type { RedisKeys } from './redis-keys';
+import { isRedisMark } from './redis-mark';
 import { FEED_READER_MARK_MS, type FeedItem, type FeedRead, type StoreFeed, type StoreMark } from './store';
 
-/** The per-table invalidation counters of a RedisStore mark (RedisStoreMark; an empty map for any other mark). */
+/** The per-table invalidation counters of a RedisStore mark (an empty map for any other mark). */
 function countersOf(mark: StoreMark): ReadonlyMap<string, string> {
-  const counters = (mark as { counters?: unknown }).counters;
-  return counters instanceof Map ? (counters as ReadonlyMap<string, string>) : new Map();
+  return isRedisMark(mark) ? mark.counters : new Map();
 }
 
 type Call = <T>(op: string, work: () => Promise<T>) => Promise<T>;

@@ -17,6 +17,7 @@ import { toStoreError } from './redis-errors';
 import { redisKeys, type RedisKeys } from './redis-keys';
 import { ChannelListeners } from './redis-notify';
 import { RedisFeed } from './redis-feed';
+import { isRedisMark, type RedisStoreMark } from './redis-mark';
 import { waitUntil } from './redis-wait';
 import { installScripts, type StoreScripts } from './redis-scripts';
 import type { CacheStore, StoreLock, StoreMark } from './store';
@@ -43,13 +44,6 @@ export interface RedisStoreOptions {
    * "cache store down/up" log line. Redis Cluster: up when the cluster client is ready, down when it lost every node.
    */
   onStateChange?: (up: boolean) => void;
-}
-
-/** A StoreMark of a RedisStore. */
-export interface RedisStoreMark extends StoreMark {
-  readonly store: 'redis';
-  /** Invalidation counter of each table when the mark was taken ('0' when the table had none). */
-  readonly counters: ReadonlyMap<string, string>;
 }
 
 const DEFAULT_PREFIX = 'gatehouse:';
@@ -408,10 +402,6 @@ export class RedisStore implements CacheStore {
       this.evictions = sum;
     }, noop);
   }
-}
-
-function isRedisMark(m: StoreMark): m is RedisStoreMark {
-  return m.store === 'redis' && (m as Partial<RedisStoreMark>).counters instanceof Map;
 }
 
 function closedError(op: string): StoreUnavailableError {

@@ -8,7 +8,7 @@
  * A client that joins late first gets the packets recorded so far, then the live ones; once the recording was given
  * up (over the cap) nobody can join, because the start of the result is gone.
  */
-import { Recorder, entryPackets, makeEntry, type Entry } from '../cache';
+import { Recorder, entryPackets, makeEntry, type Entry, type StoreMark } from '../cache';
 import {
   ServerCode,
   encodeForClient,
@@ -97,6 +97,8 @@ export class Flight {
   private readonly keeper = new RunKeeper();
 
   private closedToJoiners = false;
+  /** The invalidation mark of its run (set by ResultCache.prepareLead; null until then): joinCheck's. */
+  joinMark: StoreMark | null = null;
 
   constructor(
     readonly key: string,

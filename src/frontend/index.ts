@@ -5,7 +5,7 @@ export type { ConnectionTimeouts, QueryInfo, SessionEvents } from './session-typ
 export { exceptionPacket, ProxyErrorCode } from './error-reply';
 export { NetworkList } from './networks';
 export { UserLimiters, type UserLimitOptions } from './user-limits';
-export { ResultCache, readsAnyOf, type CacheEvents, type ResultCacheOptions } from './result-cache';
+export { ResultCache, type CacheEvents, type ResultCacheOptions } from './result-cache';
 export type { SessionCacheConfig } from './session-cache';
 export { reconfigure, healthFor, type Reconfiguration, type Reconfigured } from './reconfigure';
 export { LoginGuard, type LoginGuardOptions } from './login-guard';

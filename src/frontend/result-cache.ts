@@ -42,13 +42,23 @@ interface Lead {
   /** The mark its entry is stored with (null: nothing to store, e.g. another instance's execution is followed). */
   mark: StoreMark | null;
   lock: StoreLock | null;
-  /** The mark a joining client's check compares with (joinCheck): the execution's, or the followed one's equivalent. */
-  joinMark: StoreMark | null;
 }
 
-/** Whether an execution reading `reads` may predate a write to `written` (ALL_TABLES is in every cache plan's reads). */
-export function readsAnyOf(reads: readonly string[], written: readonly string[]): boolean {
-  return written.some((t) => reads.includes(t));
+/** An execution clients may join (a native Flight or an HttpFlight), as read-your-writes sees it. */
+export interface JoinableRun {
+  /** The tables its query reads (the cache plan's, ALL_TABLES included). */
+  readonly tables: readonly string[];
+  /** The mark a joining client's check compares with (joinCheck); null: none yet, or nothing to compare. */
+  readonly joinMark: StoreMark | null;
+  closeToJoiners(): void;
+}
+
+/**
+ * A write to `written` was seen: the executions that read one of those tables may predate it, and are closed to new
+ * clients (ALL_TABLES is in every execution's tables, so a write whose tables are unknown closes them all).
+ */
+export function closeRunsReading(runs: Iterable<JoinableRun>, written: readonly string[]): void {
+  for (const r of runs) if (written.some((t) => r.tables.includes(t))) r.closeToJoiners();
 }
 
 export class ResultCache implements FlightOwner {
@@ -103,7 +113,7 @@ export class ResultCache implements FlightOwner {
       background,
     });
     this.flights.set(plan.key, f);
-    this.leads.set(f, { mark: null, lock: null, joinMark: null });
+    this.leads.set(f, { mark: null, lock: null });
     return f;
   }
 
@@ -119,7 +129,7 @@ export class ResultCache implements FlightOwner {
     try {
       lead.mark = await this.store.mark(plan.tables);
       // A followed execution is checked against this mark too: followFeed follows only one whose mark is the same.
-      lead.joinMark = lead.mark;
+      flight.joinMark = lead.mark;
       if (unlocked) return 'run';
       lead.lock = await this.store.lock(plan.key, this.o.lockTimeoutMs);
       const feed = this.store.feed;
@@ -141,7 +151,7 @@ export class ResultCache implements FlightOwner {
       const entry = await this.store.waitForEntry(plan.key, this.o.lockTimeoutMs);
       if (entry !== null) return entry;
       lead.mark = await this.store.mark(plan.tables);
-      lead.joinMark = lead.mark;
+      flight.joinMark = lead.mark;
       return 'run';
     } catch (e) {
       lead.mark = null;
@@ -215,7 +225,7 @@ export class ResultCache implements FlightOwner {
     if (tables.length === 0) return;
     // Before the store, so before the write's answer: a client that asks after it must not join an execution that
     // started before the write and may not contain it (read-your-writes through single-flight).
-    for (const f of this.flights.values()) if (readsAnyOf(f.tables, tables)) f.closeToJoiners();
+    closeRunsReading(this.flights.values(), tables);
     for (const w of this.invalidationWatchers) w(tables);
     try {
       this.events.invalidated(await this.store.invalidate(tables));
@@ -224,21 +234,16 @@ export class ResultCache implements FlightOwner {
     }
   }
 
-  /** The invalidation mark of a flight this instance runs itself (null: none yet, or it follows another instance's feed). */
-  markOf(flight: Flight): StoreMark | null {
-    return this.leads.get(flight)?.joinMark ?? null;
-  }
-
   /**
    * Before a client joins a running execution: with a store shared by several instances, a write made through another
    * instance is not seen here, but it moved the store's counters of the tables it wrote. Resolves false (and closes
-   * the execution to later joiners) when a table of `mark` was invalidated since the execution took it: the client
+   * the execution to later joiners) when a table of its joinMark was invalidated since the execution took it: the client
    * runs its own, so an answer that may predate a write it made elsewhere is never given to it. null when there is
    * nothing to ask (a store of this process only, or no mark); true when the store cannot tell (as without a check).
    */
-  joinCheck(flight: { closeToJoiners(): void }, mark: StoreMark | null): Promise<boolean> | null {
-    if (mark === null || this.store.changedSince === undefined) return null;
-    return this.store.changedSince(mark).then(
+  joinCheck(flight: JoinableRun): Promise<boolean> | null {
+    if (flight.joinMark === null || this.store.changedSince === undefined) return null;
+    return this.store.changedSince(flight.joinMark).then(
       (changed) => {
         if (changed) flight.closeToJoiners();
         return !changed;

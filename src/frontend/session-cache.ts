@@ -140,7 +140,7 @@ export class SessionCache {
     const running = cache.joinable(plan.key);
     if (running !== null) {
       // With a shared store: not an execution that predates a write made through another instance (joinCheck).
-      const check = cache.joinCheck(running, cache.markOf(running));
+      const check = cache.joinCheck(running);
       const join = check === null || (await check);
       if (this.host.isClosed()) return;
       if (join && running.joinable) {

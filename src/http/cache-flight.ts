@@ -16,7 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { StoreLock, StoreMark } from '../cache';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
-import { failureReason, readsAnyOf, type ResultCache } from '../frontend/result-cache';
+import { closeRunsReading, failureReason, type ResultCache } from '../frontend/result-cache';
 import { seconds, type QueryError, type QueryInfo } from '../frontend/session-types';
 import type { Route } from '../frontend/targets';
 import type { BackendTarget } from '../pool';
@@ -49,9 +49,7 @@ export class HttpFlights {
     if (this.watched !== cache) {
       this.stopWatching?.();
       this.watched = cache;
-      this.stopWatching = cache.watchInvalidations((tables) => {
-        for (const running of this.byKey.values()) if (readsAnyOf(running.tables, tables)) running.closeToJoiners();
-      });
+      this.stopWatching = cache.watchInvalidations((tables) => closeRunsReading(this.byKey.values(), tables));
     }
     this.byKey.set(f.key, f);
   }
@@ -155,7 +153,7 @@ export async function serveCacheable(c: CacheableRequest): Promise<CachePathResu
 /** Whether a request may join `f`: joinable, and (shared store) not older than a write made through another instance. */
 async function mayJoin(cache: ResultCache, f: HttpFlight): Promise<boolean> {
   if (!f.joinable) return false;
-  const check = cache.joinCheck(f, f.joinMark);
+  const check = cache.joinCheck(f);
   return check === null || ((await check) && f.joinable);
 }
 

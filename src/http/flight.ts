@@ -149,7 +149,7 @@ export class HttpFlight implements ExchangeTarget, AbortLink {
    * goes without waiting on it (cache-flight.ts, prepare's `unlocked`).
    */
   get predatesWrite(): boolean {
-    return this.closedToJoiners && (this.state === 'waiting' || this.state === 'streaming');
+    return this.closedToJoiners && this.running;
   }
 
   /** The complete answer as a cache entry, once it ended (null: failed, not 200, over the cap, trailing exception). */

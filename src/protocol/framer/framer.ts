@@ -424,11 +424,6 @@ export class Framer {
   }
 
   /**
-   * The block sized in one pass when it is small and whole at hand (sizeBlockNow), else null with the resumable sizer
-   * made (once per block). Only before the sizer exists, and over at most SIZE_NOW_MAX_BYTES of it: a block that turns
-   * out to continue past the bytes at hand is sized again from its start by the sizer, so the wasted pass stays small.
-   */
-  /**
    * Sizes what `r` holds of the current block: the one-pass sizer while it can, else the resumable one. The block's
    * summary once it has ended, null while more bytes are needed.
    */
@@ -439,6 +434,11 @@ export class Framer {
     return res.done ? (res.value as BlockSummary) : null;
   }
 
+  /**
+   * The block sized in one pass when it is small and whole at hand (sizeBlockNow), else null with the resumable sizer
+   * made (once per block). Only before the sizer exists, and over at most SIZE_NOW_MAX_BYTES of it: a block that turns
+   * out to continue past the bytes at hand is sized again from its start by the sizer, so the wasted pass stays small.
+   */
   private sizeNow(r: Reader): BlockSummary | null {
     if (this.sizer !== null) return null;
     const end = r.end;

@@ -79,26 +79,27 @@ describe('HTTP flights (HttpFlights)', () => {
 
 describe('joinCheck (a store shared by several instances)', () => {
   const mark: StoreMark = { store: 'redis' };
+  const marked = (f: HttpFlight): HttpFlight => Object.assign(f, { joinMark: mark });
   const shared = (changedSince: CacheStore['changedSince']): ResultCache =>
     resultCache(Object.assign(new MemoryCacheStore({ maxBytes: 1 << 20, maxEntryBytes: 1 << 16 }), { changedSince }));
 
   test('counters moved: the execution is closed to joiners and the client does not join', async () => {
-    const f = httpFlight('k', 'db.t');
-    expect(await shared(async () => true).joinCheck(f, mark)).toBe(false);
+    const f = marked(httpFlight('k', 'db.t'));
+    expect(await shared(async () => true).joinCheck(f)).toBe(false);
     expect(f.joinable).toBe(false);
   });
 
   test('counters unchanged, or the store cannot tell: the client joins', async () => {
-    const f = httpFlight('k', 'db.t');
-    expect(await shared(async () => false).joinCheck(f, mark)).toBe(true);
-    expect(await shared(async () => Promise.reject(new Error('redis down'))).joinCheck(f, mark)).toBe(true);
+    const f = marked(httpFlight('k', 'db.t'));
+    expect(await shared(async () => false).joinCheck(f)).toBe(true);
+    expect(await shared(async () => Promise.reject(new Error('redis down'))).joinCheck(f)).toBe(true);
     expect(f.joinable).toBe(true);
   });
 
   test('nothing to ask: a store of one process, or an execution without a mark yet', () => {
-    const f = httpFlight('k', 'db.t');
-    expect(resultCache().joinCheck(f, mark)).toBeNull();
-    expect(shared(async () => true).joinCheck(f, null)).toBeNull();
+    const f = marked(httpFlight('k', 'db.t'));
+    expect(resultCache().joinCheck(f)).toBeNull();
+    expect(shared(async () => true).joinCheck(httpFlight('k2', 'db.t'))).toBeNull();
     expect(f.joinable).toBe(true);
   });
 });
