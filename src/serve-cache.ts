@@ -4,14 +4,14 @@
  */
 import type { Logger } from 'pino';
 import { MemoryCacheStore, RedisStore, compileCacheRules, type CacheStore } from './cache';
-import type { GatehouseConfig } from './config';
+import { redisClusterSeeds, type GatehouseConfig } from './config';
 import { ResultCache, type SessionCacheConfig } from './frontend';
 import type { Metrics } from './metrics';
 import type { Limits } from './protocol';
 
-/** The Redis URL or seed nodes of the config (url_env read from the environment). */
+/** The Redis URL or seed URLs of the config (url_env and password_env read from the environment). */
 function redisEndpoint(c: GatehouseConfig['cache']['redis'], env: NodeJS.ProcessEnv): string | string[] {
-  if (c.cluster) return c.nodes.map((n) => `redis://${n}`);
+  if (c.cluster) return redisClusterSeeds(c, env);
   if (c.url_env !== undefined) {
     const url = env[c.url_env];
     if (url === undefined || url === '') throw new Error(`cache.redis.url_env: environment variable ${c.url_env} is not set`);

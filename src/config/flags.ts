@@ -102,6 +102,8 @@ function applyCacheFlags(raw: Record<string, unknown>, flags: FlagValues): Confi
       delete redis.url_env;
       delete redis.cluster;
       delete redis.nodes;
+      // The cluster's credentials and TLS go with its seeds (a standalone URL carries its own).
+      for (const key of ['username', 'password', 'password_env', 'tls']) delete redis[key];
       redis.url = flags.redis;
     }
   }

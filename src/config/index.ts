@@ -16,7 +16,7 @@ export type {
   CacheStoreKind,
 } from './schema';
 export { CACHE_STORES } from './schema-cache';
-export { redactRedisUrl, resolveRedisUrl } from './redis-url';
+export { redactRedisUrl, redisClusterSeeds, resolveRedisUrl } from './redis-url';
 export { RULE_KINDS, RESERVED_GROUP_NAMES } from './schema-routing';
 export { PASSWORD_KEYS } from './schema-users';
 export { settingValueText } from './schema-fields';

@@ -40,6 +40,7 @@ export function redactConfig(cfg: GatehouseConfig): GatehouseConfig {
         ...cfg.cache.redis,
         nodes: [...cfg.cache.redis.nodes],
         ...(cfg.cache.redis.url !== undefined ? { url: redactRedisUrl(cfg.cache.redis.url) } : {}),
+        ...(cfg.cache.redis.password !== undefined ? { password: MASK } : {}),
       },
       rules: cfg.cache.rules.map((r) => ({ ...r })),
     },

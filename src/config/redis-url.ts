@@ -1,6 +1,6 @@
 /**
- * Redis URLs of the cache (`cache.redis.url`, or the variable `cache.redis.url_env` names): checking, masking and
- * resolving. A URL may carry a password (`redis://:PASSWORD@host:6379/0`), so no message here ever echoes one.
+ * Redis URLs of the cache (`cache.redis.url`, or the variable `cache.redis.url_env` names, or a cluster's seeds with
+ * their credentials): checking, masking and resolving. A URL may carry a password (`redis://:PASSWORD@host:6379/0`), so no message here ever echoes one.
  */
 import { ConfigError, type ConfigIssue } from './errors';
 import { ENV_NAME } from './schema-fields';
@@ -50,6 +50,34 @@ export interface RedisEndpoint {
   readonly url_env?: string | undefined;
 }
 
+/** A Redis Cluster section as this file reads it: seeds, and the credentials and TLS of every node. */
+export interface RedisClusterEndpoint {
+  readonly nodes: readonly string[];
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly password_env?: string | undefined;
+  readonly tls: boolean;
+}
+
+/**
+ * The seed URLs of a Redis Cluster, each carrying the nodes' credentials and scheme
+ * (`rediss://USER:PASSWORD@HOST:PORT` with TLS): the Redis client takes them from the first seed for every node.
+ * Throws ConfigError when password_env names an unset variable (the message names the variable, never a value).
+ */
+export function redisClusterSeeds(c: RedisClusterEndpoint, env: NodeJS.ProcessEnv = process.env): string[] {
+  let password = c.password;
+  if (c.password_env !== undefined) {
+    password = env[c.password_env];
+    if (password === undefined || password === '') {
+      throw new ConfigError([{ path: 'cache.redis.password_env', message: `environment variable ${c.password_env} is not set` }]);
+    }
+  }
+  const user = c.username === undefined ? '' : encodeURIComponent(c.username);
+  const auth = password === undefined ? (user === '' ? '' : `${user}@`) : `${user}:${encodeURIComponent(password)}@`;
+  // A user without a password still goes in the URL's user part; the client reads it as the ACL user name.
+  return c.nodes.map((n) => `${c.tls ? 'rediss' : 'redis'}://${auth}${n}`);
+}
+
 /**
  * The Redis URL to connect to: `url`, or the value of the variable `url_env` names; undefined when neither is set
  * (cluster mode: the seeds are `nodes`). Throws ConfigError when the variable is unset (the message names the
@@ -73,11 +101,22 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function redisUrlEnvIssues(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): ConfigIssue[] {
   const redis = isRecord(raw.cache) ? raw.cache.redis : undefined;
-  if (!isRecord(redis) || typeof redis.url_env !== 'string' || !ENV_NAME.test(redis.url_env)) return [];
-  const name = redis.url_env;
-  const value = env[name];
-  const path = 'cache.redis.url_env';
-  if (value === undefined) return [{ path, message: `environment variable ${name} is not set` }];
-  const problem = redisUrlProblem(value);
-  return problem === undefined ? [] : [{ path, message: `environment variable ${name}: ${problem}` }];
+  if (!isRecord(redis)) return [];
+  const issues: ConfigIssue[] = [];
+  if (typeof redis.url_env === 'string' && ENV_NAME.test(redis.url_env)) {
+    const name = redis.url_env;
+    const value = env[name];
+    const path = 'cache.redis.url_env';
+    const problem = value === undefined ? undefined : redisUrlProblem(value);
+    if (value === undefined) issues.push({ path, message: `environment variable ${name} is not set` });
+    else if (problem !== undefined) issues.push({ path, message: `environment variable ${name}: ${problem}` });
+  }
+  // The cluster's password variable, like users' password_env: a typo fails at start-up, not at the first miss.
+  if (typeof redis.password_env === 'string' && ENV_NAME.test(redis.password_env)) {
+    const value = env[redis.password_env];
+    if (value === undefined || value === '') {
+      issues.push({ path: 'cache.redis.password_env', message: `environment variable ${redis.password_env} is not set` });
+    }
+  }
+  return issues;
 }

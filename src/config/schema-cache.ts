@@ -29,6 +29,15 @@ const redisSchema = z.strictObject({
   cluster: z.boolean().default(false),
   nodes: z.array(hostPort).default([]),
   /**
+   * Credentials and TLS of the cluster's nodes (a standalone server carries them in its URL): an ACL user name, the
+   * password (or the name of an environment variable holding it), and `tls: true` for nodes that speak TLS only.
+   * The same for every node, as Redis Cluster expects (each node's requirepass / ACL).
+   */
+  username: z.string().min(1, 'must not be empty').optional(),
+  password: z.string().min(1, 'must not be empty (leave it out for no password)').optional(),
+  password_env: z.string().regex(ENV_NAME, 'expected an environment variable name (letters, digits, _)').optional(),
+  tls: z.boolean().default(false),
+  /**
    * Prepended to every key. No braces: keys carry their own `{…}` hash tag (so a temp key and its RENAME target share
    * a cluster slot), and a brace in the prefix would become the tag of every key, putting the whole cache on one node.
    */
@@ -80,6 +89,9 @@ const objectSchema = z.strictObject({
 });
 
 type Raw = z.infer<typeof objectSchema>;
+
+/** Keys of the Redis section that only cluster mode reads. */
+const CLUSTER_ONLY_KEYS = ['username', 'password', 'password_env', 'tls'] as const;
 type Redis = Raw['redis'];
 
 /** Whether the Redis section says where Redis is (a URL, a variable holding one, or cluster seeds). */
@@ -101,8 +113,17 @@ function checkCache(c: Raw, ctx: z.RefinementCtx): void {
       custom(['redis'], 'with cluster: true the seeds are nodes: remove url / url_env');
     }
     if (r.nodes.length === 0) custom(['redis', 'nodes'], 'must not be empty when cluster is true');
-  } else if (r.nodes.length > 0) {
-    custom(['redis', 'nodes'], 'used only with cluster: true (a single server is given by url)');
+    if (r.password !== undefined && r.password_env !== undefined) custom(['redis'], 'set only one of password, password_env');
+    if (r.username !== undefined && r.password === undefined && r.password_env === undefined) {
+      custom(['redis', 'username'], 'needs password or password_env (Redis authenticates a user with its password)');
+    }
+  } else {
+    if (r.nodes.length > 0) custom(['redis', 'nodes'], 'used only with cluster: true (a single server is given by url)');
+    for (const key of CLUSTER_ONLY_KEYS) {
+      if (key === 'tls' ? r.tls : r[key] !== undefined) {
+        custom(['redis', key], 'used only with cluster: true (a single server takes it in its URL: redis[s]://[USER:]PASSWORD@HOST:PORT)');
+      }
+    }
   }
   if (storeOf(c) === 'redis' && !r.cluster && r.url === undefined && r.url_env === undefined) {
     custom(['redis', 'url'], 'required when cache.store is redis (or set url_env, or cluster: true with nodes)');

@@ -26,8 +26,11 @@ export interface StartRedisOptions {
   readonly startTimeoutMs?: number;
 }
 
-/** Sends an inline PING over a raw socket; resolves true on "+PONG". */
-export function redisPing(port: number, timeoutMs = 1_000): Promise<boolean> {
+/**
+ * Sends an inline PING over a raw socket (after an AUTH when a password is given); resolves true on "+PONG". With a
+ * password, the AUTH's own answer comes first: true only when that answer was "+OK" and the PING's "+PONG".
+ */
+export function redisPing(port: number, timeoutMs = 1_000, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
@@ -37,10 +40,14 @@ export function redisPing(port: number, timeoutMs = 1_000): Promise<boolean> {
     };
     sock.setTimeout(timeoutMs, () => done(false));
     sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
+    // The RESP array form, so a password with spaces or quotes is sent as one argument.
+    const auth = password === undefined ? '' : `*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n`;
+    const expected = password === undefined ? '+PONG\r\n' : '+OK\r\n+PONG\r\n';
+    const lines = password === undefined ? 1 : 2;
+    sock.once('connect', () => sock.write(`${auth}PING\r\n`));
     sock.on('data', (c: Buffer) => {
       buf += c.toString('latin1');
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+      if (buf.split('\r\n').length > lines) done(buf.startsWith(expected));
     });
   });
 }

@@ -30,8 +30,43 @@ async function until(cond: () => Promise<boolean>, ms: number, what: string): Pr
   }
 }
 
+/** Options of {@link startRedisCluster}. */
+export interface RedisClusterOptions {
+  /** Every node's `requirepass` (the default user's password); clients and redis-cli must AUTH with it. */
+  readonly password?: string;
+  /**
+   * TLS only, with these certificates (test/helpers/certs.ts): clients and the cluster bus speak TLS, the plain port
+   * is closed; clients are not asked for a certificate.
+   */
+  readonly tls?: {
+    readonly caCert: string;
+    readonly serverCert: string;
+    readonly serverKey: string;
+    /** What a node presents when it connects to another's bus (the server certificate is for serverAuth only). */
+    readonly clientCert: string;
+    readonly clientKey: string;
+  };
+}
+
 /** Starts `nodes` (>= 3: redis-cli refuses fewer masters) cluster nodes and creates the cluster over them. */
-export async function startRedisCluster(nodes = 3): Promise<RedisClusterServers> {
+export async function startRedisCluster(nodes = 3, opts: RedisClusterOptions = {}): Promise<RedisClusterServers> {
+  const auth = [
+    ...(opts.password === undefined ? [] : ['-a', opts.password, '--no-auth-warning']),
+    ...(opts.tls === undefined ? [] : ['--tls', '--cacert', opts.tls.caCert]),
+  ];
+  const tlsArgs = (port: number): string[] =>
+    opts.tls === undefined
+      ? ['--port', String(port)]
+      : [
+          '--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-auth-clients', 'no',
+          '--tls-cert-file', opts.tls.serverCert, '--tls-key-file', opts.tls.serverKey, '--tls-ca-cert-file', opts.tls.caCert,
+          '--tls-client-cert-file', opts.tls.clientCert, '--tls-client-key-file', opts.tls.clientKey,
+        ];
+  // A raw PING cannot speak TLS: redis-cli asks then.
+  const answers = async (port: number): Promise<boolean> =>
+    opts.tls === undefined
+      ? redisPing(port, 500, opts.password)
+      : (await runProcess('redis-cli', REDIS_CLI, [...auth, '-p', String(port), 'ping'], { timeoutMs: 2_000 })).stdout.includes('PONG');
   for (const bin of [REDIS_SERVER, REDIS_CLI]) {
     if (!fs.existsSync(bin)) throw new Error(`${bin} not found: run \`bash scripts/setup.sh\` as root (installs redis-server)`);
   }
@@ -58,16 +93,17 @@ export async function startRedisCluster(nodes = 3): Promise<RedisClusterServers>
           kind: 'redis-server',
           command: REDIS_SERVER,
           args: [
-            '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
+            ...tlsArgs(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
             '--cluster-enabled', 'yes', '--cluster-config-file', path.join(nodeDir, 'nodes.conf'),
             '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no',
             '--dir', nodeDir, '--logfile', path.join(nodeDir, 'redis.log'), '--daemonize', 'no',
+            ...(opts.password === undefined ? [] : ['--requirepass', opts.password, '--masterauth', opts.password]),
           ],
           cwd: nodeDir,
           dir,
         });
         procs.push(proc);
-        await until(async () => !proc.running || (await redisPing(port, 500)), 30_000, `node on port ${port} answering PING`);
+        await until(async () => !proc.running || (await answers(port)), 30_000, `node on port ${port} answering PING`);
         if (proc.running) return port;
         const logFile = path.join(nodeDir, 'redis.log');
         const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
@@ -80,14 +116,14 @@ export async function startRedisCluster(nodes = 3): Promise<RedisClusterServers>
     const created = await runProcess(
       'redis-cli',
       REDIS_CLI,
-      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      [...auth, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
       { timeoutMs: 30_000 },
     );
     if (created.code !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
     // Every node must know all slots before clients connect, or the first commands meet CLUSTERDOWN.
     for (const p of ports) {
       await until(
-        async () => (await runProcess('redis-cli', REDIS_CLI, ['-p', String(p), 'cluster', 'info'], { timeoutMs: 5_000 })).stdout.includes('cluster_state:ok'),
+        async () => (await runProcess('redis-cli', REDIS_CLI, [...auth, '-p', String(p), 'cluster', 'info'], { timeoutMs: 5_000 })).stdout.includes('cluster_state:ok'),
         30_000,
         `cluster_state:ok on port ${p}`,
       );

@@ -24,6 +24,8 @@ import { beforeWriteFixture, countOf } from '../helpers/before-write';
 import { NativeClient } from '../helpers/native-client';
 import { sampleValue, until } from '../helpers/poll';
 import { startRedisCluster } from '../helpers/redis-cluster';
+import { runProcess } from '../helpers/process';
+import { makeTestCerts } from '../helpers/certs';
 
 let cluster: SandboxCluster;
 let redis: RedisServer;
@@ -325,6 +327,85 @@ describe('result cache (Redis store, two proxy instances)', () => {
       await c.stop();
       await f.stop();
       await rc.stop();
+    }
+  }, 90_000);
+
+  it('authenticates to a Redis Cluster with a password (password_env, with a user name); a wrong one only bypasses the cache', async () => {
+    // Characters a URL would otherwise split on: the seeds carry the password encoded.
+    const password = 'cl pass:@/#1';
+    const rc = await startRedisCluster(3, { password });
+    const seeds = rc.ports.map((p) => `"127.0.0.1:${p}"`).join(', ');
+    const file = (name: string, redisKeys: string): string => {
+      const f = path.join(tmpDir, name);
+      fs.writeFileSync(
+        f,
+        [`writer: "${hostPort(cluster.writer)}"`, 'admin: "127.0.0.1:0"', 'cache:', '  enabled: true', `  redis: { cluster: true, nodes: [${seeds}], ${redisKeys} }`].join('\n'),
+      );
+      return f;
+    };
+    const good = await startGatehouse(['--config', file('auth.yaml', 'username: default, password_env: GH_TEST_REDIS_PASSWORD')], 15_000, {
+      GH_TEST_REDIS_PASSWORD: password,
+    });
+    const wrong = await startGatehouse(['--config', file('wrong.yaml', 'password: "not the password"')]);
+    try {
+      const sql = "SELECT count(), sum(x) FROM default.shared WHERE 'cluster auth' != ''";
+      const first = await ok(good.port, sql);
+      expect(await ok(good.port, sql)).toBe(first);
+      expect(await metric(good, 'gatehouse_cache_store_up')).toBe(1);
+      expect(await metric(good, 'gatehouse_cache_hits_total')).toBe(1);
+      expect(await metric(good, 'gatehouse_cache_stores_total')).toBe(1);
+      // The entry is in the cluster, written with the password (a client without it is refused by the nodes).
+      const keys = await Promise.all(
+        rc.ports.map((p) => runProcess('redis-cli', '/usr/bin/redis-cli', ['-a', password, '--no-auth-warning', '-p', String(p), '--scan', '--pattern', 'gatehouse:*'], { timeoutMs: 5_000 })),
+      );
+      expect(keys.map((k) => k.stdout).join('').trim()).not.toBe('');
+      const refused = await runProcess('redis-cli', '/usr/bin/redis-cli', ['-p', String(rc.ports[0]), 'dbsize'], { timeoutMs: 5_000 });
+      expect(refused.stdout + refused.stderr).toMatch(/NOAUTH/);
+
+      // A wrong password: the store never comes up, every query still answers, from ClickHouse.
+      expect(await ok(wrong.port, sql)).toBe(first);
+      expect(await ok(wrong.port, sql)).toBe(first);
+      expect(await metric(wrong, 'gatehouse_cache_store_up')).toBe(0);
+      expect(await metric(wrong, 'gatehouse_cache_hits_total')).toBe(0);
+      expect(await metric(wrong, 'gatehouse_cache_bypass_total', 'reason="store_down"')).toBeGreaterThanOrEqual(2);
+      // Neither password appears in what the proxies print.
+      for (const g of [good, wrong]) {
+        expect(g.output()).not.toContain(password);
+        expect(g.output()).not.toContain('not the password');
+      }
+    } finally {
+      await good.stop();
+      await wrong.stop();
+      await rc.stop();
+    }
+  }, 90_000);
+
+  it('speaks TLS to a TLS-only Redis Cluster (tls: true, the private CA trusted through NODE_EXTRA_CA_CERTS)', async () => {
+    const certs = makeTestCerts();
+    const rc = await startRedisCluster(3, { password: 'tls-pass', tls: certs });
+    const f = path.join(tmpDir, 'tls-cluster.yaml');
+    const seeds = rc.ports.map((p) => `"127.0.0.1:${p}"`).join(', ');
+    fs.writeFileSync(
+      f,
+      [`writer: "${hostPort(cluster.writer)}"`, 'admin: "127.0.0.1:0"', 'cache:', '  enabled: true', `  redis: { cluster: true, nodes: [${seeds}], password: "tls-pass", tls: true }`].join('\n'),
+    );
+    const g = await startGatehouse(['--config', f], 15_000, { NODE_EXTRA_CA_CERTS: certs.caCert });
+    // Without the CA the nodes' certificates are not trusted: the store stays down and queries bypass it.
+    const untrusting = await startGatehouse(['--config', f]);
+    try {
+      const sql = "SELECT count(), sum(x) FROM default.shared WHERE 'cluster tls' != ''";
+      const first = await ok(g.port, sql);
+      expect(await ok(g.port, sql)).toBe(first);
+      expect(await metric(g, 'gatehouse_cache_store_up')).toBe(1);
+      expect(await metric(g, 'gatehouse_cache_hits_total')).toBe(1);
+      expect(await ok(untrusting.port, sql)).toBe(first);
+      expect(await metric(untrusting, 'gatehouse_cache_store_up')).toBe(0);
+      expect(await metric(untrusting, 'gatehouse_cache_hits_total')).toBe(0);
+    } finally {
+      await g.stop();
+      await untrusting.stop();
+      await rc.stop();
+      certs.remove();
     }
   }, 90_000);
 });

@@ -6,6 +6,7 @@ import {
   ConfigError,
   configSchema,
   loadConfig,
+  redisClusterSeeds,
   resolveRedisUrl,
   type FlagValues,
 } from '../../../src/config';
@@ -54,15 +55,17 @@ describe('cache section', () => {
       max_entry_bytes: 1024,
       max_bytes: 1024,
       lock_timeout_ms: 1,
-      redis: { url_env: 'GH_REDIS_URL', cluster: false, nodes: [], prefix: '', command_timeout_ms: 10 },
+      redis: { url_env: 'GH_REDIS_URL', cluster: false, nodes: [], tls: false, prefix: '', command_timeout_ms: 10 },
       rules: [
         { user: 'u', database: 'd', pattern: '^SELECT', cache: true, ttl_seconds: 1 },
         { pattern: 'FROM stock', cache: false },
       ],
     };
     expect(cacheOf(full)).toEqual(full);
-    const cluster = { ...full, redis: { cluster: true, nodes: ['r1:7000', '[::1]:7001'], prefix: 'gh:', command_timeout_ms: 10 } };
+    const cluster = { ...full, redis: { cluster: true, nodes: ['r1:7000', '[::1]:7001'], tls: false, prefix: 'gh:', command_timeout_ms: 10 } };
     expect(cacheOf(cluster)).toEqual(cluster);
+    const secured = { ...full, redis: { ...cluster.redis, username: 'gh', password_env: 'GH_REDIS_PASSWORD', tls: true } };
+    expect(cacheOf(secured)).toEqual(secured);
   });
 
   it('a rule without cache: or ttl_seconds caches with the default TTL', () => {
@@ -136,6 +139,29 @@ describe('bad cache sections (exact message and path)', () => {
       [{ path: 'cache.redis', message: 'with cluster: true the seeds are nodes: remove url / url_env' }],
     ],
     [
+      'cluster credentials without cluster: true (a single server carries them in its URL)',
+      { redis: { url: 'redis://r:1', username: 'u', password: 'pw', tls: true } },
+      ['username', 'password', 'tls'].map((key) => ({
+        path: `cache.redis.${key}`,
+        message: 'used only with cluster: true (a single server takes it in its URL: redis[s]://[USER:]PASSWORD@HOST:PORT)',
+      })),
+    ],
+    [
+      'cluster password and password_env',
+      { redis: { cluster: true, nodes: ['r:1'], password: 'pw', password_env: 'REDIS_URL' } },
+      [{ path: 'cache.redis', message: 'set only one of password, password_env' }],
+    ],
+    [
+      'cluster user without a password',
+      { redis: { cluster: true, nodes: ['r:1'], username: 'u' } },
+      [{ path: 'cache.redis.username', message: 'needs password or password_env (Redis authenticates a user with its password)' }],
+    ],
+    [
+      'cluster password empty',
+      { redis: { cluster: true, nodes: ['r:1'], password: '' } },
+      [{ path: 'cache.redis.password', message: 'must not be empty (leave it out for no password)' }],
+    ],
+    [
       'unparsable url: not echoed at all',
       { redis: { url: 'redis://:pw@host:port' } },
       [{ path: 'cache.redis.url', message: `${URL_FORMAT} (the value is not shown: it may hold a password)` }],
@@ -183,6 +209,31 @@ describe('bad cache sections (exact message and path)', () => {
   });
 });
 
+describe('Redis Cluster credentials', () => {
+  const cluster = (extra: object) => ({ cluster: true, nodes: ['r1:7000', '[::1]:7001'], tls: false, ...extra });
+
+  it('go into every seed URL, encoded; TLS makes them rediss://', () => {
+    expect(redisClusterSeeds(cluster({}), {})).toEqual(['redis://r1:7000', 'redis://[::1]:7001']);
+    expect(redisClusterSeeds(cluster({ password: 'p@ss:/w' }), {})).toEqual(['redis://:p%40ss%3A%2Fw@r1:7000', 'redis://:p%40ss%3A%2Fw@[::1]:7001']);
+    expect(redisClusterSeeds(cluster({ username: 'gh', password_env: 'P', tls: true }), { P: 's3cret' })).toEqual([
+      'rediss://gh:s3cret@r1:7000',
+      'rediss://gh:s3cret@[::1]:7001',
+    ]);
+  });
+
+  it('password_env must name a set variable (at load, and again when the store is built)', () => {
+    const file = { cluster: true, nodes: ['r:1'], password_env: 'GH_REDIS_PASSWORD' };
+    expect(issuesOf({ redis: file })).toEqual([{ path: 'cache.redis.password_env', message: 'environment variable GH_REDIS_PASSWORD is not set' }]);
+    expect(issuesOf({ redis: file }, { GH_REDIS_PASSWORD: '' })).toEqual([
+      { path: 'cache.redis.password_env', message: 'environment variable GH_REDIS_PASSWORD is not set' },
+    ]);
+    expect(cacheOf({ redis: file }).redis.password_env).toBe('GH_REDIS_PASSWORD');
+    expect(errorOf(() => redisClusterSeeds(cluster({ password_env: 'P' }), {})).message).toBe(
+      'cache.redis.password_env: environment variable P is not set',
+    );
+  });
+});
+
 describe('resolveRedisUrl', () => {
   it('gives url, or the value of url_env, or undefined for a cluster', () => {
     expect(resolveRedisUrl({ url: 'redis://a:1' }, {})).toBe('redis://a:1');
@@ -218,11 +269,11 @@ describe('--redis and --cache-ttl', () => {
       '  enabled: false',
       '  store: memory',
       '  ttl_seconds: 10',
-      '  redis: { cluster: true, nodes: ["r1:7000"], url_env: NOT_SET, prefix: "keep:" }',
+      '  redis: { cluster: true, nodes: ["r1:7000"], url_env: NOT_SET, password_env: NOT_SET_EITHER, username: u, tls: true, prefix: "keep:" }',
     ].join('\n');
     const cache = load({ redis: 'redis://r:6379', cacheTtl: '20' }, yaml).cache;
     expect(cache).toMatchObject({ enabled: true, store: 'redis', ttl_seconds: 20 });
-    expect(cache.redis).toEqual({ url: 'redis://r:6379', cluster: false, nodes: [], prefix: 'keep:', command_timeout_ms: 250 });
+    expect(cache.redis).toEqual({ url: 'redis://r:6379', cluster: false, nodes: [], tls: false, prefix: 'keep:', command_timeout_ms: 250 });
     expect(load({ cacheTtl: '20' }, 'writer: "w:9000"\ncache: { enabled: false }\n').cache.enabled).toBe(true);
   });
 

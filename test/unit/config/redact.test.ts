@@ -39,6 +39,16 @@ describe('redactConfig', () => {
     for (const s of SECRETS) expect(text).not.toContain(s);
   });
 
+  it('masks a Redis Cluster password and keeps the name of its variable', () => {
+    const cluster = (redis: object) =>
+      configSchema.parse({ writer: 'w:9000', cache: { enabled: true, redis: { cluster: true, nodes: ['r:7000'], ...redis } } });
+    const plain = redactConfig(cluster({ username: 'gh', password: 'hunter2' }));
+    expect(plain.cache.redis).toMatchObject({ username: 'gh', password: '***' });
+    expect(JSON.stringify(plain)).not.toContain('hunter2');
+    expect(redactConfig(cluster({ password_env: 'GH_REDIS_PASSWORD' })).cache.redis).toMatchObject({ password_env: 'GH_REDIS_PASSWORD' });
+    expect(redactConfig(cluster({})).cache.redis.password).toBeUndefined();
+  });
+
   it('keeps TLS file paths (the files are never read) and copies every section', () => {
     const cfg = load();
     const red = redactConfig(cfg);
