@@ -32,6 +32,7 @@ export function buildCache(cfg: GatehouseConfig, metrics: Metrics, log: Logger, 
       cluster: c.redis.cluster,
       prefix: c.redis.prefix,
       commandTimeoutMs: c.redis.command_timeout_ms,
+      feedReadMarkMs: c.redis.feed_read_mark_ms,
       maxEntryBytes: c.max_entry_bytes,
       onStateChange: (up) => {
         metrics.setCacheStoreUp(up);

@@ -19,7 +19,7 @@ export { SingleFlight } from './single-flight';
 export { compileCacheRules, type CacheRuleDecision, type CacheRuleMatcher, type CacheRuleQuery } from './cache-rules';
 export { StoreUnavailableError } from './errors';
 export { MemoryCacheStore } from './memory-cache-store';
-export { FEED_READER_MARK_MS, type CacheStore, type FeedItem, type FeedRead, type StoreFailure, type StoreFeed, type StoreLock, type StoreMark } from './store';
+export { FEED_READER_MARK_MS, MIN_FEED_READ_MARK_MS, type CacheStore, type FeedItem, type FeedRead, type StoreFailure, type StoreFeed, type StoreLock, type StoreMark } from './store';
 export { RedisStore, type RedisStoreOptions } from './redis-store';
 export type { RedisStoreMark } from './redis-mark';
 export { HTTP_KEPT_HEADERS, bodyEndsWithException, httpCacheKey, makeHttpEntry, readHttpEntry, type HttpCached, type HttpKeyInput } from './http-entry';

@@ -47,6 +47,7 @@ export class RedisFeed implements StoreFeed {
     private readonly keys: RedisKeys,
     private readonly channels: ChannelListeners,
     private readonly call: Call,
+    readonly readMarkMs: number = FEED_READER_MARK_MS,
   ) {}
 
   publish(key: string, items: readonly FeedItem[], ttlMs: number, fresh: boolean): Promise<void> {
@@ -104,7 +105,7 @@ export class RedisFeed implements StoreFeed {
 
   markRead(key: string): Promise<void> {
     return this.call('feed.mark', async () => {
-      await this.client.set(this.keys.readers(key), '1', 'PX', FEED_READER_MARK_MS);
+      await this.client.set(this.keys.readers(key), '1', 'PX', this.readMarkMs);
     });
   }
 
@@ -119,7 +120,7 @@ export class RedisFeed implements StoreFeed {
         .xrangeBuffer(stream, start, '+', 'COUNT', count)
         .get(this.keys.lock(key))
         .exists(stream)
-        .set(this.keys.readers(key), '1', 'PX', FEED_READER_MARK_MS)
+        .set(this.keys.readers(key), '1', 'PX', this.readMarkMs)
         .exec()) ?? []) as [Error | null, unknown][];
       for (const r of [rowsReply, lockReply, existsReply]) if (r?.[0]) throw r[0];
       const rows = (rowsReply?.[1] ?? []) as [Buffer, Buffer[]][];

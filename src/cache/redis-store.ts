@@ -20,7 +20,7 @@ import { RedisFeed } from './redis-feed';
 import { isRedisMark, type RedisStoreMark } from './redis-mark';
 import { waitUntil } from './redis-wait';
 import { installScripts, type StoreScripts } from './redis-scripts';
-import type { CacheStore, StoreLock, StoreMark } from './store';
+import { FEED_READER_MARK_MS, MIN_FEED_READ_MARK_MS, type CacheStore, type StoreLock, type StoreMark } from './store';
 
 /** Options of a RedisStore. */
 export interface RedisStoreOptions {
@@ -44,6 +44,12 @@ export interface RedisStoreOptions {
    * "cache store down/up" log line. Redis Cluster: up when the cluster client is ready, down when it lost every node.
    */
   onStateChange?: (up: boolean) => void;
+  /**
+   * How long a read of another instance's feed marks it as read (default FEED_READER_MARK_MS): the producer runs on
+   * for a reader whose mark is fresh when its own last client leaves. Must exceed the 250 ms between a waiting
+   * reader's reads.
+   */
+  feedReadMarkMs?: number;
 }
 
 const DEFAULT_PREFIX = 'gatehouse:';
@@ -87,6 +93,8 @@ export class RedisStore implements CacheStore {
     if (!(options.maxEntryBytes > 0)) throw new RangeError('RedisStore: maxEntryBytes must be positive');
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     if (!(this.commandTimeoutMs > 0)) throw new RangeError('RedisStore: commandTimeoutMs must be positive');
+    const markMs = options.feedReadMarkMs ?? FEED_READER_MARK_MS;
+    if (!(markMs >= MIN_FEED_READ_MARK_MS)) throw new RangeError(`RedisStore: feedReadMarkMs must be >= ${MIN_FEED_READ_MARK_MS}`);
     this.keys = redisKeys(prefix);
     this.isCluster = options.cluster ?? false;
     this.maxEntryBytes = options.maxEntryBytes;
@@ -104,7 +112,7 @@ export class RedisStore implements CacheStore {
     this.client.on('end', () => this.setConnected(false));
     this.scripts = installScripts(this.client);
     this.channels = new ChannelListeners(this.subscriber);
-    this.feed = new RedisFeed(this.client, this.keys, this.channels, (op, work) => this.call(op, work));
+    this.feed = new RedisFeed(this.client, this.keys, this.channels, (op, work) => this.call(op, work), markMs);
   }
 
   /** Streams running results to the other instances (cross-instance single-flight). */

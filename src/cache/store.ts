@@ -99,8 +99,13 @@ export interface StoreFeed {
    */
   read(key: string, after: string, count: number, waitMs: number): Promise<FeedRead | null>;
   /**
-   * Whether some instance read the feed of `key` within the last {@link FEED_READER_MARK_MS} (each read leaves that
-   * mark): the producer's run still has clients elsewhere when its own last client leaves.
+   * How long a read (or markRead) marks a feed as read, in ms ({@link FEED_READER_MARK_MS} unless configured): readers
+   * renew their mark every half of it while their clients are slow.
+   */
+  readonly readMarkMs: number;
+  /**
+   * Whether some instance read the feed of `key` within the last {@link readMarkMs} of that reader (each read leaves
+   * that mark): the producer's run still has clients elsewhere when its own last client leaves.
    */
   readers(key: string): Promise<boolean>;
   /** Leaves the mark of a read without reading: a reader whose clients are slow to take what it read is still one. */
@@ -116,7 +121,10 @@ export interface StoreFeed {
 }
 
 /**
- * How long a read of a feed marks it as read. Readers read at least every 250 ms while they wait for items, and
- * renew the mark every half of this while their own clients are slow to take what they read (cache-feed.ts).
+ * How long a read of a feed marks it as read, by default (`cache.redis.feed_read_mark_ms`). Readers read at least
+ * every 250 ms while they wait for items, and renew the mark every half of this while their own clients are slow to
+ * take what they read (cache-feed.ts).
  */
 export const FEED_READER_MARK_MS = 5_000;
+/** The shortest read mark: well above the 250 ms between a waiting reader's reads, and a few command timeouts. */
+export const MIN_FEED_READ_MARK_MS = 1_000;

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { redisUrlProblem } from './redis-url';
-import { ENV_NAME, bytes, hostPort, ms } from './schema-fields';
+import { FEED_READER_MARK_MS, MIN_FEED_READ_MARK_MS } from '../cache/store';
+import { ENV_NAME, MAX_TIMER_MS, bytes, hostPort, ms } from './schema-fields';
 import { sqlPattern } from './schema-routing';
 
 /** Stores the cache can use. */
@@ -44,6 +45,12 @@ const redisSchema = z.strictObject({
   prefix: z.string().regex(/^[^{}]*$/, 'must not contain { or } (keys carry their own hash tag)').default('gatehouse:'),
   /** A Redis call not answered in this time fails and the query bypasses the cache. */
   command_timeout_ms: ms(1, 250),
+  /**
+   * Single-flight across instances: how long a read of another instance's running result marks it as read. That
+   * instance runs the query on while a mark is fresh, after its own last client left; readers renew theirs every
+   * half of this. Longer: a reader survives a longer Redis stall; shorter: a run whose readers vanished stops sooner.
+   */
+  feed_read_mark_ms: z.number().int().min(MIN_FEED_READ_MARK_MS).max(MAX_TIMER_MS).default(FEED_READER_MARK_MS),
 });
 
 /** One cache rule: every given condition must hold; the first rule that matches decides. */

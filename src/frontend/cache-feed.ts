@@ -9,7 +9,7 @@
  * invalidated its result, is never read). Once the producer is gone, a reader that has not sent anything yet takes
  * the stored entry or runs the query itself; one that already sent packets can only report the loss.
  */
-import { FEED_READER_MARK_MS, type CacheStore, type Entry, type FeedItem, type StoreFeed, type StoreMark } from '../cache';
+import { type CacheStore, type Entry, type FeedItem, type StoreFeed, type StoreMark } from '../cache';
 import type { RecordedPacket } from '../protocol';
 import type { FlightTap } from './cache-flight';
 import { ProxyErrorCode, replyError } from './error-reply';
@@ -201,7 +201,7 @@ function drained(feed: StoreFeed, flight: FeedTarget, key: string): Promise<void
       if (flight.finished) clearInterval(timer);
       // A failed mark only risks the cut the mark is there to avoid; the read loop notices a store that is down.
       else feed.markRead(key).catch(() => undefined);
-    }, FEED_READER_MARK_MS / 2);
+    }, feed.readMarkMs / 2);
     timer.unref();
     flight.onDrain(() => {
       clearInterval(timer);

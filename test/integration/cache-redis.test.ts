@@ -35,6 +35,8 @@ let b: Gatehouse;
 
 const hostPort = (n: ClickHouseServer) => `127.0.0.1:${n.tcpPort}`;
 
+const READ_MARK_MS = 2_500;
+
 function config(name: string): string {
   const file = path.join(tmpDir, name);
   fs.writeFileSync(
@@ -46,7 +48,8 @@ function config(name: string): string {
       '  enabled: true',
       '  ttl_seconds: 300',
       '  lock_timeout_ms: 10000',
-      `  redis: { url: "redis://127.0.0.1:${redis.port}", command_timeout_ms: 200 }`,
+      // A read mark shorter than the default 5 s, to see the setting reach the feed (below).
+      `  redis: { url: "redis://127.0.0.1:${redis.port}", command_timeout_ms: 200, feed_read_mark_ms: ${READ_MARK_MS} }`,
     ].join('\n'),
   );
   return file;
@@ -218,6 +221,15 @@ describe('result cache (Redis store, two proxy instances)', () => {
       expect(await executions(mk)).toBe(1);
       expect(a.output().slice(logFrom)).toContain('runs on for clients of other instances reading its feed');
       expect(await metric(a, 'gatehouse_cache_runs_kept_total')).toBe(kept0 + 1);
+      // b's reads marked the feed for cache.redis.feed_read_mark_ms, not the default.
+      const marks = (await runProcess('redis-cli', '/usr/bin/redis-cli', ['-p', String(redis.port), '--scan', '--pattern', 'gatehouse:r:*'], { timeoutMs: 5_000 })).stdout
+        .split('\n')
+        .filter((k) => k !== '');
+      expect(marks.length).toBeGreaterThanOrEqual(1);
+      for (const k of marks) {
+        const pttl = Number((await runProcess('redis-cli', '/usr/bin/redis-cli', ['-p', String(redis.port), 'pttl', k], { timeoutMs: 5_000 })).stdout.trim());
+        expect(pttl).toBeLessThanOrEqual(READ_MARK_MS);
+      }
     } finally {
       ca!.close();
       cb!.close();

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { encodeEntry, FEED_READER_MARK_MS, makeEntry, RedisStore, StoreUnavailableError, type Entry, type RedisStoreOptions } from '../../src/cache';
+import { encodeEntry, FEED_READER_MARK_MS, MIN_FEED_READ_MARK_MS, makeEntry, RedisStore, StoreUnavailableError, type Entry, type RedisStoreOptions } from '../../src/cache';
 import { startRedis, type RedisServer } from '../helpers';
 import { startRedisCluster, type RedisClusterServers } from '../helpers/redis-cluster';
 
@@ -374,6 +374,21 @@ describe('RedisStore on one Redis', () => {
     const pttl = await r.pttl(`test:r:{${k2}}`);
     expect(pttl).toBeGreaterThan(FEED_READER_MARK_MS - 1_000);
     expect(pttl).toBeLessThanOrEqual(FEED_READER_MARK_MS);
+  });
+
+  it('feed read marks last feedReadMarkMs when configured (cache.redis.feed_read_mark_ms), and refuse less than the minimum', async () => {
+    const a = await openStore(server.port, { feedReadMarkMs: 1_500 });
+    const k = key();
+    await a.feed.read(k, '0', 10, 0);
+    const afterRead = await r.pttl(`test:r:{${k}}`);
+    expect(afterRead).toBeGreaterThan(1_000);
+    expect(afterRead).toBeLessThanOrEqual(1_500);
+    await a.feed.markRead(k);
+    expect(await r.pttl(`test:r:{${k}}`)).toBeLessThanOrEqual(1_500);
+    expect(a.feed.readMarkMs).toBe(1_500);
+    expect(() => new RedisStore({ url: `redis://127.0.0.1:${server.port}`, maxEntryBytes: 1, feedReadMarkMs: MIN_FEED_READ_MARK_MS - 1 })).toThrow(
+      `RedisStore: feedReadMarkMs must be >= ${MIN_FEED_READ_MARK_MS}`,
+    );
   });
 
   it("feed marks: a reader's later mark tells whether a producer's mark predates an invalidation of its tables", async () => {

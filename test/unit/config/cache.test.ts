@@ -55,14 +55,14 @@ describe('cache section', () => {
       max_entry_bytes: 1024,
       max_bytes: 1024,
       lock_timeout_ms: 1,
-      redis: { url_env: 'GH_REDIS_URL', cluster: false, nodes: [], tls: false, prefix: '', command_timeout_ms: 10 },
+      redis: { url_env: 'GH_REDIS_URL', cluster: false, nodes: [], tls: false, prefix: '', command_timeout_ms: 10, feed_read_mark_ms: 1000 },
       rules: [
         { user: 'u', database: 'd', pattern: '^SELECT', cache: true, ttl_seconds: 1 },
         { pattern: 'FROM stock', cache: false },
       ],
     };
     expect(cacheOf(full)).toEqual(full);
-    const cluster = { ...full, redis: { cluster: true, nodes: ['r1:7000', '[::1]:7001'], tls: false, prefix: 'gh:', command_timeout_ms: 10 } };
+    const cluster = { ...full, redis: { cluster: true, nodes: ['r1:7000', '[::1]:7001'], tls: false, prefix: 'gh:', command_timeout_ms: 10, feed_read_mark_ms: 60_000 } };
     expect(cacheOf(cluster)).toEqual(cluster);
     const secured = { ...full, redis: { ...cluster.redis, username: 'gh', password_env: 'GH_REDIS_PASSWORD', tls: true } };
     expect(cacheOf(secured)).toEqual(secured);
@@ -146,6 +146,7 @@ describe('bad cache sections (exact message and path)', () => {
         message: 'used only with cluster: true (a single server takes it in its URL: redis[s]://[USER:]PASSWORD@HOST:PORT)',
       })),
     ],
+    ['feed read mark too short', { redis: { url: 'redis://r:1', feed_read_mark_ms: 999 } }, [{ path: 'cache.redis.feed_read_mark_ms', message: 'must be >= 1000' }]],
     [
       'cluster password and password_env',
       { redis: { cluster: true, nodes: ['r:1'], password: 'pw', password_env: 'REDIS_URL' } },
@@ -273,7 +274,7 @@ describe('--redis and --cache-ttl', () => {
     ].join('\n');
     const cache = load({ redis: 'redis://r:6379', cacheTtl: '20' }, yaml).cache;
     expect(cache).toMatchObject({ enabled: true, store: 'redis', ttl_seconds: 20 });
-    expect(cache.redis).toEqual({ url: 'redis://r:6379', cluster: false, nodes: [], tls: false, prefix: 'keep:', command_timeout_ms: 250 });
+    expect(cache.redis).toEqual({ url: 'redis://r:6379', cluster: false, nodes: [], tls: false, prefix: 'keep:', command_timeout_ms: 250, feed_read_mark_ms: 5000 });
     expect(load({ cacheTtl: '20' }, 'writer: "w:9000"\ncache: { enabled: false }\n').cache.enabled).toBe(true);
   });
 

@@ -23,7 +23,7 @@ const CACHE_DEFAULTS: GatehouseConfig['cache'] = {
   max_entry_bytes: 8388608,
   max_bytes: 268435456,
   lock_timeout_ms: 30000,
-  redis: { cluster: false, nodes: [], tls: false, prefix: 'gatehouse:', command_timeout_ms: 250 },
+  redis: { cluster: false, nodes: [], tls: false, prefix: 'gatehouse:', command_timeout_ms: 250, feed_read_mark_ms: 5000 },
   rules: [],
 };
 const HEALTH_DEFAULTS = {
@@ -183,7 +183,7 @@ describe('a full file', () => {
         max_entry_bytes: 1048576,
         max_bytes: 67108864,
         lock_timeout_ms: 5000,
-        redis: { url: 'redis://:redis-pass@redis-1:6379/2', cluster: false, nodes: [], tls: false, prefix: 'gh:', command_timeout_ms: 100 },
+        redis: { url: 'redis://:redis-pass@redis-1:6379/2', cluster: false, nodes: [], tls: false, prefix: 'gh:', command_timeout_ms: 100, feed_read_mark_ms: 5000 },
         rules: [
           { user: 'dashboards', cache: true, ttl_seconds: 600 },
           { database: 'audit', cache: false },

@@ -6,6 +6,9 @@ import { FEED_READER_MARK_MS, type CacheStore, type FeedItem, type FeedRead, typ
 import { FeedPublisher, followFeed, type FeedOptions, type FeedTarget } from '../../../src/frontend/cache-feed';
 import type { RecordedPacket } from '../../../src/protocol';
 
+/** A read mark shorter than the default, as cache.redis.feed_read_mark_ms may set. */
+const MARK_MS = 2_000;
+
 /** A feed kept in memory; `readers` answers with `read` or fails when it is an Error. */
 function memoryFeed(read: boolean | Error) {
   const items: FeedItem[] = [];
@@ -23,6 +26,7 @@ function memoryFeed(read: boolean | Error) {
     markRead: async () => undefined,
     markText: () => '',
     predates: () => false,
+    readMarkMs: FEED_READER_MARK_MS,
   };
   const kept = { count: 0 };
   const o: FeedOptions = { key: 'k1', lockTimeoutMs: 1000, maxFeedBytes: 1 << 20, log: (_level, msg) => void logged.push(msg), onKept: () => void kept.count++ };
@@ -81,6 +85,8 @@ describe('followFeed: a reader whose clients are slow', () => {
       markRead: async (key: string) => void marks.push(key),
       markText: () => '',
       predates: () => false,
+      // A configured mark (cache.redis.feed_read_mark_ms), shorter than the default: renewals follow it.
+      readMarkMs: MARK_MS,
     };
     let drain: (() => void) | null = null;
     const relayed: RecordedPacket[] = [];
@@ -100,14 +106,14 @@ describe('followFeed: a reader whose clients are slow', () => {
     expect(relayed).toHaveLength(1);
     expect(drain).not.toBeNull();
     // The client stays full for three marks' time: the mark is renewed every half mark, so it never lapses.
-    await jest.advanceTimersByTimeAsync(3 * FEED_READER_MARK_MS);
+    await jest.advanceTimersByTimeAsync(3 * MARK_MS);
     expect(marks.length).toBeGreaterThanOrEqual(5);
     expect(new Set(marks)).toEqual(new Set(['k1']));
     drain!();
     await expect(done).resolves.toBe('done');
     expect(ended).toBe(true);
     const after = marks.length;
-    await jest.advanceTimersByTimeAsync(3 * FEED_READER_MARK_MS);
+    await jest.advanceTimersByTimeAsync(3 * MARK_MS);
     expect(marks.length).toBe(after); // drained: nothing renews the mark any more
   });
 
@@ -121,6 +127,7 @@ describe('followFeed: a reader whose clients are slow', () => {
       markRead: async (key: string) => void marks.push(key),
       markText: () => '',
       predates: () => false,
+      readMarkMs: FEED_READER_MARK_MS,
     };
     const flight = {
       finished: false,
