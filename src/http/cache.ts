@@ -140,10 +140,19 @@ export function heldBody(method: 'GET' | 'POST', bodyHead: { head: Buffer; ended
   return bodyHead?.ended ? bodyHead.head : Buffer.alloc(0);
 }
 
-/** The whole SQL text of a request, when the proxy holds it: a GET, a POST with the query in the URL and no body. */
-export function wholeSql(req: IncomingMessage, method: 'GET' | 'POST', urlQuery: string, bodyHead: { head: Buffer; ended: boolean } | null): string | null {
+/** The statement read from a request body (decoded when the body is compressed), and whether it is all of it. */
+export interface BodySql {
+  readonly text: string;
+  readonly whole: boolean;
+}
+
+/**
+ * The whole SQL text of a request, when the proxy holds it: a GET, a POST whose body is the whole query (read whole,
+ * decoded when compressed), a POST with the query in the URL and no body.
+ */
+export function wholeSql(req: IncomingMessage, method: 'GET' | 'POST', urlQuery: string, body: BodySql | null): string | null {
   if (method === 'GET') return urlQuery;
-  if (urlQuery === '') return bodyHead?.ended ? bodyHead.head.toString('utf8') : null;
+  if (urlQuery === '') return body?.whole ? body.text : null;
   return req.headers['content-length'] === '0' ? urlQuery : null;
 }
 

@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
 import { isLimitRefusal, type Release } from '../frontend/user-limits';
 import { seconds, type QueryError, type QueryInfo, type SessionDeps } from '../frontend/session-types';
+import { isPlain, readDecodedHead } from './body-decode';
 import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
 import type { BackendPools } from './backend-pools';
 import { send } from './backend-send';
@@ -22,7 +23,7 @@ import { RequestAbort } from './request-abort';
 import { killInBackground } from './query-kill';
 import { planHttpQuery } from './plan';
 import { parseRequest, type HttpQueryRequest } from './request';
-import { HttpRecorder, heldBody, httpCacheRead, wholeSql } from './cache';
+import { HttpRecorder, heldBody, httpCacheRead, wholeSql, type BodySql } from './cache';
 import { writtenTables } from '../frontend/cache-policy';
 
 export interface HandlerContext {
@@ -66,14 +67,23 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     sendError(res, login);
     return;
   }
-  // The statement's head: from the URL, or the first bytes of a readable body.
+  // The statement's head: from the URL, or the first bytes of the body (decoded when it is compressed). `head` holds
+  // the body bytes read, as they came; `bodySql` the statement read from them.
   let head: BodyHead | null = null;
   let sql: string | null = r.urlQuery;
+  let bodySql: BodySql | null = null;
   if (r.urlQuery === '' && r.method === 'POST') {
-    if (r.bodyCompressed) sql = null;
-    else {
+    if (isPlain(r.bodyEncoding)) {
       head = await readBodyHead(req, ctx.maxQueryBytes);
       sql = head.head.toString('utf8');
+      bodySql = { text: sql, whole: head.ended };
+    } else if (r.bodyEncoding.content === 'other') {
+      sql = null; // an encoding 18.16 refuses (89): unknown, to the writer, which answers the error
+    } else {
+      const d = await readDecodedHead(req, r.bodyEncoding, ctx.maxQueryBytes, deps.config.limits);
+      head = d.raw;
+      sql = d.text;
+      bodySql = d.text === null ? null : { text: d.text, whole: d.whole };
     }
   }
   const userName = login.user?.name ?? r.credentials.user;
@@ -93,7 +103,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
   let cacheRead = httpCacheRead({
     cfg: deps.cache,
     plan,
-    wholeSql: wholeSql(req, r.method, r.urlQuery, head),
+    wholeSql: wholeSql(req, r.method, r.urlQuery, bodySql),
     forced: plan.forced,
     sessionId: r.sessionId,
     userName,

@@ -1,9 +1,10 @@
 /**
  * What an HTTP request to ClickHouse's `/` handler says, read the way 18.16 reads it (HTTPHandler.cpp): credentials
  * from `user`/`password` parameters, then X-ClickHouse-User/X-ClickHouse-Key, then Basic auth; the query in
- * `?query=` and/or the body; a body the server would decompress (Content-Encoding, `decompress=1`) cannot be read.
+ * `?query=` and/or the body, which may be compressed (Content-Encoding gzip or deflate, `decompress=1`).
  */
 import type { IncomingMessage } from 'node:http';
+import { bodyEncodingOf, type BodyEncoding } from './body-decode';
 
 export interface Credentials {
   user: string;
@@ -22,11 +23,8 @@ export interface HttpQueryRequest {
   credentials: Credentials;
   /** `?query=` (empty: the query is the body). */
   urlQuery: string;
-  /**
-   * The body is compressed (Content-Encoding, or ClickHouse's own `decompress=1`): the proxy does not decode it, so a
-   * query inside it cannot be classified.
-   */
-  bodyCompressed: boolean;
+  /** How the body is encoded (Content-Encoding, ClickHouse's own `decompress=1`): body-decode.ts reads a query in it. */
+  bodyEncoding: BodyEncoding;
   /** `database` parameter, or X-ClickHouse-Database (later servers) — '' when none. */
   database: string;
   sessionId: string;
@@ -64,7 +62,7 @@ export function parseRequest(req: IncomingMessage): HttpQueryRequest {
     search,
     credentials: credentialsOf(params, header),
     urlQuery: params.get('query') ?? '',
-    bodyCompressed: (contentEncoding !== '' && contentEncoding !== 'identity') || isTrue(params.get('decompress')),
+    bodyEncoding: bodyEncodingOf(contentEncoding, isTrue(params.get('decompress'))),
     database: params.get('database') ?? header('x-clickhouse-database') ?? '',
     sessionId: params.get('session_id') ?? '',
     queryId: params.get('query_id') ?? '',

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { errorCodeOf, runClient, startSandboxCluster, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 
@@ -65,6 +66,28 @@ describe('HTTP result cache', () => {
     expect([gz.cache, gz2.cache, gz2.encoding]).toEqual(['MISS', 'HIT', 'gzip']);
     // fetch decodes gzip itself (the Content-Encoding header says what travelled).
     expect(gz2.body.equals(first.body)).toBe(true);
+  }, 60_000);
+
+  it('a query sent gzip-compressed in the body is cached like a plain one (the same entry), and a gzip INSERT invalidates it', async () => {
+    const sql = "SELECT count(), sum(x) FROM default.hc WHERE 'gz body' != ''";
+    const send = async (body: Buffer | string, gzip: boolean) => {
+      const res = await fetch(`http://127.0.0.1:${gh.httpPort}/`, {
+        method: 'POST',
+        body: gzip ? gzipSync(body) : body,
+        headers: gzip ? { 'Content-Encoding': 'gzip' } : {},
+      });
+      return { status: res.status, cache: res.headers.get('x-cache'), body: await res.text() };
+    };
+    const first = await send(sql, true);
+    const second = await send(sql, true);
+    const plain = await send(sql, false);
+    expect([first.status, first.cache, second.cache, plain.cache]).toEqual([200, 'MISS', 'HIT', 'HIT']);
+    expect([second.body, plain.body]).toEqual([first.body, first.body]);
+    // A write whose statement is in a gzip body is classified, so it invalidates what it wrote.
+    expect((await send('INSERT INTO default.hc VALUES (300)', true)).status).toBe(200);
+    const after = await send(sql, true);
+    expect(after.cache).toBe('MISS');
+    expect(Number(after.body.split('\t')[0])).toBe(Number(first.body.split('\t')[0]) + 1);
   }, 60_000);
 
   it('does not cache what is not cacheable', async () => {

@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
+import { CompressionMethod, encodeFrame } from '../../src/protocol';
 import { httpQuery, runProcess, startSandboxCluster, type ClickHouseServer, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 
@@ -141,12 +142,60 @@ describe('answers as ClickHouse gives them', () => {
 });
 
 describe('a compressed request body', () => {
-  test('cannot be classified: it goes to the writer, undecoded, and the writer answers it', async () => {
-    const gz = path.join(tmpDir, 'query.gz');
-    fs.writeFileSync(gz, gzipSync('SELECT name FROM gatehouse_meta.node'));
-    const res = await curl(viaProxy(), [...asApp, '-H', 'Content-Encoding: gzip', '--data-binary', `@${gz}`]);
+  /** `body` written to a temp file, for curl's --data-binary @file (curl would mangle binary on stdin in a string). */
+  const bodyFile = (name: string, body: Buffer): string => {
+    const f = path.join(tmpDir, name);
+    fs.writeFileSync(f, body);
+    return f;
+  };
+  const NODE_SQL = 'SELECT name FROM gatehouse_meta.node';
+  const encodings: [string, string[], Buffer][] = [
+    ['Content-Encoding: gzip', ['-H', 'Content-Encoding: gzip'], gzipSync(NODE_SQL)],
+    ['Content-Encoding: deflate', ['-H', 'Content-Encoding: deflate'], deflateSync(NODE_SQL)],
+    ['decompress=1 (LZ4 frames)', [], encodeFrame(Buffer.from(NODE_SQL), CompressionMethod.LZ4)],
+    ['decompress=1 (ZSTD frames)', [], encodeFrame(Buffer.from(NODE_SQL), CompressionMethod.ZSTD)],
+    ['gzip around decompress=1 frames', ['-H', 'Content-Encoding: gzip'], gzipSync(encodeFrame(Buffer.from(NODE_SQL), CompressionMethod.LZ4))],
+  ];
+
+  test.each(encodings)('%s: the query inside is read, so a read goes to a reader, and the body reaches it unchanged', async (name, headers, body) => {
+    const frames = name.includes('decompress=1');
+    const file = bodyFile(`q-${randomUUID()}`, body);
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const res = await curl(viaProxy(frames ? '?decompress=1' : ''), [...asApp, ...headers, '--data-binary', `@${file}`]);
+      expect(res.status).toBe(200);
+      seen.add(res.body.trim());
+    }
+    expect([...seen].sort()).toEqual(['reader1', 'reader2']);
+    // A read-only proxy user may send it: it is a read.
+    const viewer = await curl(viaProxy(frames ? '?decompress=1' : ''), ['-u', `${VIEWER.name}:${VIEWER.password}`, ...headers, '--data-binary', `@${file}`]);
+    expect(viewer.status).toBe(200);
+  });
+
+  test('a gzip INSERT with its data in the body goes to the writer; a read-only user is refused with 164', async () => {
+    // Only the writer has the table: had the INSERT gone to a reader, it would fail there (60).
+    await direct(cluster.writer, 'CREATE TABLE ht.gz (id UInt32, name String) ENGINE = Memory');
+    // Larger than max_query_bytes once decoded: only the head is decoded, the whole body still streams through.
+    const rows = Array.from({ length: 150_000 }, (_, i) => `${i}\tname-${i}`).join('\n') + '\n';
+    const file = bodyFile('insert.gz', gzipSync(`INSERT INTO ht.gz FORMAT TabSeparated\n${rows}`));
+    const res = await curl(viaProxy(), [...asApp, '-H', 'Content-Encoding: gzip', '--data-binary', `@${file}`]);
     expect(res.status).toBe(200);
-    expect(res.body).toBe('writer\n');
+    expect((await direct(cluster.writer, 'SELECT count(), sum(id) FROM ht.gz')).trim()).toBe(`150000\t${(149_999 * 150_000) / 2}`);
+    const viewer = await curl(viaProxy(), ['-u', `${VIEWER.name}:${VIEWER.password}`, '-H', 'Content-Encoding: gzip', '--data-binary', `@${file}`]);
+    expect(viewer.status).toBe(500);
+    expect(viewer.headers['x-clickhouse-exception-code']).toBe('164');
+    expect((await direct(cluster.writer, 'SELECT count() FROM ht.gz')).trim()).toBe('150000');
+  });
+
+  test('a body that does not decode, or an encoding 18.16 does not know, goes to the writer, which answers as it would directly', async () => {
+    const broken = bodyFile('broken.gz', Buffer.concat([gzipSync(NODE_SQL).subarray(0, 12), Buffer.from('not gzip at all')]));
+    const viaGh = await curl(viaProxy(), [...asApp, '-H', 'Content-Encoding: gzip', '--data-binary', `@${broken}`]);
+    const straight = await curl(viaNode(cluster.writer), [...asReader(), '-H', 'Content-Encoding: gzip', '--data-binary', `@${broken}`]);
+    expect(viaGh.status).toBe(straight.status);
+    expect(viaGh.body).toBe(straight.body);
+    expect(viaGh.body).toMatch(/^Code: 354\b/);
+    const br = await curl(viaProxy(), [...asApp, '-H', 'Content-Encoding: br', '--data-binary', NODE_SQL]);
+    expect(br.body).toMatch(/^Code: 89, .*Unknown Content-Encoding of HTTP request: br/);
   });
 });
 
