@@ -21,11 +21,14 @@ export interface BodyEncoding {
   readonly frames: boolean;
 }
 
+// Nearly every request's: one shared value rather than an object per request.
+const PLAIN: BodyEncoding = Object.freeze({ content: 'identity', frames: false });
+
 /** The body's encoding from its Content-Encoding header (lower-cased, trimmed) and the `decompress` parameter. */
 export function bodyEncodingOf(contentEncoding: string, decompress: boolean): BodyEncoding {
   const content = contentEncoding === '' || contentEncoding === 'identity' ? 'identity'
     : contentEncoding === 'gzip' || contentEncoding === 'deflate' ? contentEncoding : 'other';
-  return { content, frames: decompress };
+  return content === 'identity' && !decompress ? PLAIN : { content, frames: decompress };
 }
 
 /** Whether the proxy reads the body as it comes (no decoding needed). */
