@@ -20,7 +20,7 @@ export interface Relay {
 /**
  * A TCP relay of the tests' own (127.0.0.1:port → target), like the one that made the vendored
  * 18.16 captures: forwards unchanged and records each direction's chunks. With `delayMs`, it
- * injects latency: every chunk, in both directions, leaves `delayMs` after it arrived, in order
+ * injects latency: every chunk, in both directions, leaves `delayMs` after it arrived (or later), in order
  * (a chunk never overtakes an earlier one), so each round trip costs at least 2 × delayMs.
  */
 export async function startRelay(targetPort: number, opts: { delayMs?: number; targetHost?: string } = {}): Promise<Relay> {
@@ -31,20 +31,41 @@ export async function startRelay(targetPort: number, opts: { delayMs?: number; t
   let conns = 0;
 
   const pipe = (from: Socket, to: Socket, dir: 'c2s' | 's2c', conn: number): void => {
-    let lastDue = 0;
+    // One queue and at most one timer per direction: a chunk is written only after every earlier one. (A timer per
+    // chunk does not keep that order: Node times each timer from the event loop's cached clock, which lags
+    // Date.now() by however long the loop has been busy, so a later chunk's timer could fire first and reorder the
+    // stream: a server's EndOfStream ahead of its Data.)
+    const queue: { due: number; data: Buffer }[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    let ended = false;
+    const flush = (): void => {
+      if (timer) timers.delete(timer);
+      timer = null;
+      while (queue.length > 0 && queue[0]!.due <= Date.now()) {
+        const { data } = queue.shift()!;
+        if (!to.destroyed) to.write(data);
+      }
+      if (queue.length > 0) {
+        timer = setTimeout(flush, Math.max(1, queue[0]!.due - Date.now()));
+        timers.add(timer);
+      } else if (ended && !to.destroyed) to.end();
+    };
+    // A side that finished sending: its FIN follows its last delayed chunk, as on a network.
+    from.on('end', () => {
+      ended = true;
+      if (queue.length === 0 && !to.destroyed) to.end();
+    });
     from.on('data', (d: Buffer) => {
       chunks.push({ dir, conn, data: Buffer.from(d) });
-      if (delay <= 0) {
+      if (delay <= 0 && queue.length === 0) {
         to.write(d);
         return;
       }
-      const due = Math.max(Date.now() + delay, lastDue);
-      lastDue = due;
-      const t = setTimeout(() => {
-        timers.delete(t);
-        if (!to.destroyed) to.write(d);
-      }, due - Date.now());
-      timers.add(t);
+      queue.push({ due: Date.now() + delay, data: d });
+      if (!timer) {
+        timer = setTimeout(flush, Math.max(1, queue[0]!.due - Date.now()));
+        timers.add(timer);
+      }
     });
   };
 
@@ -55,14 +76,18 @@ export async function startRelay(targetPort: number, opts: { delayMs?: number; t
     sockets.add(upstream);
     pipe(client, upstream, 'c2s', conn);
     pipe(upstream, client, 's2c', conn);
-    const end = () => {
+    // An error on either side drops both at once (a reset); a clean close ends the other side after its data.
+    const drop = () => {
       client.destroy();
       upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
     };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
+    for (const s of [client, upstream]) {
+      s.on('error', drop);
+      s.on('close', (hadError: boolean) => {
+        sockets.delete(s);
+        if (hadError) drop();
+      });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;

@@ -20,6 +20,7 @@ import {
   type SandboxCluster,
 } from '../helpers';
 import { PID_DIR } from '../../src/sandbox';
+import { startRelay } from '../helpers/relay';
 
 const { sweep } = require('../helpers/global-teardown.js') as {
   sweep: (selfPid?: number, pidDir?: string) => number;
@@ -336,4 +337,53 @@ describe('gatehouse CLI', () => {
 afterAll(() => {
   // nothing this file started may still be tracked (clients and pythons included)
   expect(trackedProcesses()).toEqual([]);
+});
+
+describe('the test relay (test/helpers/relay.ts)', () => {
+  it('keeps each direction in order under a busy event loop, with a delay', async () => {
+    // A sink that records what each connection delivered.
+    const received = new Map<number, Buffer[]>();
+    let next = 0;
+    const sink = net.createServer((s) => {
+      const id = next++;
+      received.set(id, []);
+      s.on('data', (d: Buffer) => received.get(id)!.push(d));
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    const relay = await startRelay((sink.address() as net.AddressInfo).port, { delayMs: 2 });
+    const CONNS = 16;
+    const CHUNKS = 400;
+    try {
+      await Promise.all(
+        Array.from({ length: CONNS }, async () => {
+          const c = net.connect(relay.port, '127.0.0.1');
+          c.setNoDelay(true);
+          await new Promise((r) => c.once('connect', r));
+          for (let i = 0; i < CHUNKS; i++) {
+            const b = Buffer.alloc(4);
+            b.writeUInt32BE(i);
+            c.write(b);
+            // Keep the loop busy now and then, so chunks arrive in different iterations with a lagging loop clock.
+            if (i % 7 === 0) {
+              const until = Date.now() + 1;
+              while (Date.now() < until);
+            }
+            await new Promise((r) => setImmediate(r));
+          }
+          c.end();
+        }),
+      );
+      const deadline = Date.now() + 10_000;
+      const total = () => [...received.values()].reduce((n, parts) => n + Buffer.concat(parts).length, 0);
+      while (total() < CONNS * CHUNKS * 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const parts of received.values()) {
+        const all = Buffer.concat(parts);
+        const seq = Array.from({ length: all.length / 4 }, (_, i) => all.readUInt32BE(i * 4));
+        expect(seq).toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
+      }
+    } finally {
+      await relay.close();
+      sink.close();
+    }
+  }, 30_000);
 });
