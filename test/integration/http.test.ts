@@ -76,6 +76,7 @@ beforeAll(async () => {
     `  - { name: ${APP.name}, password_sha256_hex: ${sha256Hex(APP.password)} }`,
     `  - { name: ${VIEWER.name}, password_sha256_hex: ${sha256Hex(VIEWER.password)}, readonly: true }`,
     `  - { name: limited, password_sha256_hex: ${sha256Hex('limited_pw')}, max_concurrent_queries: 1, query_timeout_ms: 1500 }`,
+    `  - { name: farnet, password_sha256_hex: ${sha256Hex('farnet_pw')}, networks: ["10.0.0.0/8"] }`,
     `read_user: { name: ${cluster.users.reader.name}, password: ${cluster.users.reader.password} }`,
     `write_user: { name: ${cluster.users.writer.name}, password: ${cluster.users.writer.password} }`,
     'http:',
@@ -265,6 +266,16 @@ describe('routing and identities', () => {
     expect(wrong.body).not.toContain('nope');
     const none = await curl(viaProxy(), ['--data-binary', 'SELECT 1']);
     expect(none.status).toBe(401);
+  });
+
+  test('a user outside its networks: 195 with status 500, as 18.16 answers it', async () => {
+    // 18.16 itself, for a user whose <networks> exclude the client (checked by hand against the sandbox's writer):
+    // "HTTP/1.1 500", "Code: 195, e.displayText() = DB::Exception: User netuser is not allowed to connect from
+    // address 127.0.0.1, e.what() = DB::Exception".
+    const res = await curl(viaProxy(), ['-u', 'farnet:farnet_pw', '--data-binary', 'SELECT 1']);
+    expect(res.status).toBe(500);
+    expect(res.headers['x-clickhouse-exception-code']).toBe('195');
+    expect(res.body).toMatch(/^Code: 195, e\.displayText\(\) = DB::Exception: Gatehouse: user farnet is not allowed to connect from 127\.0\.0\.1 \(networks\)/);
   });
 
   test('a read-only proxy user: reads run, writes are refused with 164', async () => {
