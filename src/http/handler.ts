@@ -20,7 +20,7 @@ import { sendError } from './errors';
 import { httpLogin } from './login';
 import { outboundRequest } from './outbound';
 import { RequestAbort } from './request-abort';
-import { killInBackground } from './query-kill';
+import { killInBackground, killTag } from './query-kill';
 import { planHttpQuery } from './plan';
 import { parseRequest, type HttpQueryRequest } from './request';
 import { HttpRecorder, heldBody, httpCacheRead, wholeSql, type BodySql } from './cache';
@@ -116,25 +116,30 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
   const queryId = r.queryId !== '' ? r.queryId : ctx.killOnClientClose ? randomUUID() : '';
   const timeoutMs = login.user?.queryTimeoutMs ?? 0;
   /** The backend request, run with query id `id` (the request's own, or a background refresh's). */
-  const callFor = (id: string, body: Dispatcher.DispatchOptions['body']): BackendCall => ({
-    route: plan.route,
-    group: plan.group,
-    timeoutMs,
-    build: (target, route) => {
-      const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
-      const out = outboundRequest({
-        pathname: r.pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
-        defaultDatabase: r.database ? '' : login.user?.database ?? '', queryId: id === r.queryId ? '' : id,
-      });
-      return { method: r.method, path: out.path, headers: out.headers, body };
-    },
-    onCut: ctx.killOnClientClose
-      ? (pool, target, route, clientGone, at) => {
-          const credentials = login.user ? deps.router.identity(route, r.credentials, login.user) : r.credentials;
-          killInBackground({ pool, queryId: id, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, at, log: deps.log });
-        }
-      : null,
-  });
+  const callFor = (id: string, body: Dispatcher.DispatchOptions['body']): BackendCall => {
+    // A query_id the client chose may come back in its next request (a retry after it gave up on this one): the kill
+    // of this request must not find that one. Its backend request carries a tag of its own, which the kill requires.
+    const tag = ctx.killOnClientClose && id === r.queryId && id !== '' ? killTag() : '';
+    return {
+      route: plan.route,
+      group: plan.group,
+      timeoutMs,
+      build: (target, route) => {
+        const identity = login.user ? deps.router.identity(route, r.credentials, login.user) : null;
+        const out = outboundRequest({
+          pathname: r.pathname, search: r.search, params: r.params, headers: req.headers, identity, injected: plan.injected,
+          defaultDatabase: r.database ? '' : login.user?.database ?? '', queryId: id === r.queryId ? '' : id, userAgentTag: tag,
+        });
+        return { method: r.method, path: out.path, headers: out.headers, body };
+      },
+      onCut: ctx.killOnClientClose
+        ? (pool, target, route, clientGone, at) => {
+            const credentials = login.user ? deps.router.identity(route, r.credentials, login.user) : r.credentials;
+            killInBackground({ pool, queryId: id, userAgentTag: tag, credentials, timeoutMs: ctx.killTimeoutMs }, { backend: target.name, clientGone, at, log: deps.log });
+          }
+        : null,
+    };
+  };
   // The user's query limits apply to every query, a cache hit and a single-flight follower included, as on the native
   // port (query-placement.ts): the slot is taken before the cache is read and held until the answer is out.
   const abort = new RequestAbort(res);

@@ -33,6 +33,8 @@ export interface OutboundOptions {
   defaultDatabase: string;
   /** A query_id the proxy chose because the client sent none (http.kill_on_client_close); '' for none. */
   queryId: string;
+  /** Appended to the User-Agent, so that a kill can tell this request from another with the same query_id; '' none. */
+  userAgentTag?: string;
 }
 
 export function outboundRequest(o: OutboundOptions): Outbound {
@@ -41,6 +43,10 @@ export function outboundRequest(o: OutboundOptions): Outbound {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     if (o.identity && (CREDENTIAL_HEADERS as readonly string[]).includes(name)) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  if (o.userAgentTag) {
+    const ua = headers['user-agent'];
+    headers['user-agent'] = ua ? `${ua} ${o.userAgentTag}` : o.userAgentTag;
   }
   if (!o.identity && o.injected.length === 0 && o.defaultDatabase === '' && (o.queryId === '' || !o.params.has('query_id'))) {
     // Nothing to change in the URL but perhaps an added query_id: it goes as the client sent it.

@@ -6,6 +6,7 @@
  * readonly=2 profiles included (tested against the sandbox), and later servers let a user kill its own queries
  * without the KILL QUERY grant (InterpreterKillQueryQuery.cpp, extractQueriesExceptMeAndCheckAccess).
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { quoteString } from '../protocol';
@@ -22,6 +23,11 @@ export interface KillRequest {
   /** The pool of the backend that ran the query. */
   pool: Dispatcher;
   queryId: string;
+  /**
+   * The tag its backend request carried in its User-Agent ({@link killTag}; '' none): the kill then matches only a
+   * query whose http_user_agent holds it, not a later request that reuses the client's query_id.
+   */
+  userAgentTag?: string;
   /** The account the query ran as (the backend identity, or the client's own credentials in pass-through mode). */
   credentials: Credentials;
   /** The kill's own bound: headers and body each (http.kill_timeout_ms). */
@@ -38,6 +44,14 @@ export interface KillOutcome {
   detail?: string;
 }
 
+/**
+ * A tag that names one backend request, for its User-Agent (system.processes.http_user_agent, 18.16 included):
+ * `gatehouse-request/` and 16 hex digits.
+ */
+export function killTag(): string {
+  return `gatehouse-request/${randomBytes(8).toString('hex')}`;
+}
+
 /** Sends the kill; never throws. */
 export async function killQuery(k: KillRequest): Promise<KillOutcome> {
   try {
@@ -47,7 +61,7 @@ export async function killQuery(k: KillRequest): Promise<KillOutcome> {
       headers: { 'x-clickhouse-user': k.credentials.user, 'x-clickhouse-key': k.credentials.password, 'content-type': 'text/plain' },
       // ASYNC: answer once the cancel is sent, not when the query has stopped. The rows are
       // kill_status, query_id, user, query (TabSeparated, the HTTP default).
-      body: `KILL QUERY WHERE query_id = ${quoteString(k.queryId)} ASYNC`,
+      body: `KILL QUERY WHERE query_id = ${quoteString(k.queryId)}${k.userAgentTag ? ` AND position(http_user_agent, ${quoteString(k.userAgentTag)}) > 0` : ''} ASYNC`,
       headersTimeout: k.timeoutMs,
       bodyTimeout: k.timeoutMs,
     });

@@ -220,21 +220,41 @@ describe('KILL QUERY when the HTTP client leaves a silent query', () => {
 
 /**
  * A relay to 127.0.0.1:`target` that holds each client chunk containing `hold` for `holdMs` (the chunks after it on
- * that connection wait behind it), and still delivers what it holds after the client side closed, as a network
- * delivers bytes already sent. Answers pass straight through.
+ * that connection wait behind it, in order: one queue per connection), and still delivers what it holds after the
+ * client side closed, as a network delivers bytes already sent; with `dropOnClose`, what it holds then is dropped
+ * instead (bytes that never made it). Answers pass straight through.
  */
-async function startHoldingRelay(target: number, hold: string, holdMs: number): Promise<{ port: number; close(): Promise<void> }> {
+async function startHoldingRelay(
+  target: number,
+  hold: string,
+  holdMs: number,
+  opts: { dropOnClose?: boolean } = {},
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target, '127.0.0.1');
     sockets.add(client).add(upstream);
-    let lastDue = 0;
+    const queue: { due: number; data: Buffer }[] = [];
+    let timer: NodeJS.Timeout | null = null;
+    let closed = false;
+    const flush = (): void => {
+      timer = null;
+      while (queue.length > 0 && queue[0]!.due <= Date.now()) {
+        const { data } = queue.shift()!;
+        if (!upstream.destroyed) upstream.write(data);
+      }
+      if (queue.length > 0) timer = setTimeout(flush, Math.max(1, queue[0]!.due - Date.now()));
+      else if (closed) upstream.end();
+    };
     client.on('data', (d: Buffer) => {
-      const due = Math.max(d.includes(hold) ? Date.now() + holdMs : Date.now(), lastDue);
-      lastDue = due;
-      setTimeout(() => upstream.destroyed || upstream.write(d), due - Date.now());
+      queue.push({ due: d.includes(hold) ? Date.now() + holdMs : Date.now(), data: d });
+      if (!timer) timer = setTimeout(flush, Math.max(0, queue[0]!.due - Date.now()));
     });
-    client.on('close', () => setTimeout(() => upstream.end(), Math.max(0, lastDue - Date.now()) + 10));
+    client.on('close', () => {
+      closed = true;
+      if (opts.dropOnClose) queue.length = 0;
+      if (queue.length === 0) upstream.end();
+    });
     upstream.pipe(client);
     upstream.on('close', () => client.destroy());
     client.on('error', () => undefined);
@@ -274,6 +294,38 @@ describe('a request cut while it is still on its way to the backend', () => {
       expect(line!.attempts as number).toBeGreaterThanOrEqual(2); // the first attempt found nothing
     } finally {
       if (ran) await httpQuery(ch.httpPort, `KILL QUERY WHERE query_id = '${(ran as Running).queryId}' SYNC`);
+      await httpQuery(ch.httpPort, `KILL QUERY WHERE query LIKE '%${mk}%' AND query NOT LIKE '%KILL%' SYNC`);
+      await held.stop();
+      await relay.close();
+    }
+  }, 60_000);
+
+  test("a later request reusing the client's query_id is not what the kill's later attempts find", async () => {
+    const mk = marker();
+    const later = marker();
+    // Not containing `mk`: the kill's own text (which names the id) must pass the relay unheld.
+    const queryId = `reused_${marker()}`;
+    // The first request's bytes never reach ClickHouse (held, then dropped when the proxy cuts the connection); the
+    // client sends the same query_id again at once, and that request runs through the kill's retry window.
+    const relay = await startHoldingRelay(ch.httpPort, mk, 5_000, { dropOnClose: true });
+    const held = await proxy('held-drop.yaml', { http: { listen: '127.0.0.1:0', backend_port: relay.port } });
+    try {
+      const from = held.output().length;
+      const req = http.request({
+        host: '127.0.0.1', port: held.httpPort!, method: 'POST', path: `/?query_id=${queryId}`, agent: false, headers: { Authorization: basic(READER) },
+      });
+      req.on('error', () => undefined);
+      req.end(`SELECT sum(number) AS ${mk} FROM ${SILENT_ROWS}`);
+      await new Promise((r) => setTimeout(r, 150));
+      req.destroy(); // cut while its bytes are held: that query never starts
+      // The retry: sleep(3) spans the kill's attempts at +0.5 s and +2.5 s.
+      const retry = await request(held, `SELECT sleep(3) AS ${later}`, { auth: basic(READER), query: `?query_id=${queryId}` });
+      expect(retry.status).toBe(200);
+      expect(retry.body).toBe('0\n');
+      await until(() => killLines(held, from).length > 0, 10_000, 'the kill to be logged');
+      const [line] = killLines(held, from);
+      expect(line).toMatchObject({ query_id: queryId, cause: 'client_gone', status: 'not_running', attempts: 3 });
+    } finally {
       await httpQuery(ch.httpPort, `KILL QUERY WHERE query LIKE '%${mk}%' AND query NOT LIKE '%KILL%' SYNC`);
       await held.stop();
       await relay.close();

@@ -6,6 +6,7 @@
 import { configSchema, type GatehouseConfig } from '../../../src/config';
 import { isHeaderValue } from '../../../src/http/exchange';
 import { outboundRequest, type OutboundOptions } from '../../../src/http/outbound';
+import { killTag } from '../../../src/http/query-kill';
 import type { HttpReloadableOptions } from '../../../src/http';
 import { reloadHttpFrontend, type HttpFrontend } from '../../../src/serve-http';
 
@@ -98,6 +99,24 @@ describe('outboundRequest: the query_id the proxy adds', () => {
   test('none added when the proxy chose none', () => {
     expect(outboundRequest(base('query_id=mine', { queryId: '' })).path).toBe('/?query_id=mine');
     expect(outboundRequest(base('', { queryId: '' })).path).toBe('/');
+  });
+});
+
+describe("the kill's tag, for a query_id the client chose", () => {
+  const opts = (headers: OutboundOptions['headers'], userAgentTag?: string): OutboundOptions => ({
+    pathname: '/', search: 'query_id=mine', params: new URLSearchParams('query_id=mine'), headers, identity: null, injected: [],
+    defaultDatabase: '', queryId: '', userAgentTag,
+  });
+
+  test('is appended to the client\'s User-Agent, or is the whole of it; the URL is untouched', () => {
+    const tag = killTag();
+    expect(tag).toMatch(/^gatehouse-request\/[0-9a-f]{16}$/);
+    expect(killTag()).not.toBe(tag);
+    const withUa = outboundRequest(opts({ 'user-agent': 'curl/7.88.1' }, tag));
+    expect(withUa.headers['user-agent']).toBe(`curl/7.88.1 ${tag}`);
+    expect(withUa.path).toBe('/?query_id=mine');
+    expect(outboundRequest(opts({}, tag)).headers['user-agent']).toBe(tag);
+    expect(outboundRequest(opts({ 'user-agent': 'curl/7.88.1' })).headers['user-agent']).toBe('curl/7.88.1');
   });
 });
 
