@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import { decompressFrame, type Limits } from '../protocol';
-import type { BodyHead } from './body-head';
+import { watchBody, type BodyHead } from './body-head';
 
 /** How a request body is encoded: the Content-Encoding 18.16 knows, and ClickHouse frames (`decompress=1`). */
 export interface BodyEncoding {
@@ -101,11 +101,7 @@ export function readDecodedHead(body: Readable, enc: BodyEncoding, maxTextBytes:
     const finish = (whole: boolean): void => {
       if (settled) return;
       settled = true;
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-      if (!bodyEnded) body.pause();
+      watch.detach();
       zlib?.destroy();
       resolve({ raw: { head: Buffer.concat(rawChunks, rawBytes), ended: bodyEnded }, text: decodedText(), whole });
     };
@@ -138,37 +134,30 @@ export function readDecodedHead(body: Readable, enc: BodyEncoding, maxTextBytes:
     }
     /** Reads no more of the body; what zlib was given is still decoded (it runs asynchronously), then it finishes. */
     const stopReading = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd); // the body goes on: its end is bodyWithHead's to read
-      body.pause();
+      watch.stopReading(); // the body goes on: its end is bodyWithHead's to read
       if (zlib) zlib.flush(() => finish(false));
       else finish(false);
     };
-    const onData = (chunk: Buffer): void => {
-      rawChunks.push(chunk);
-      rawBytes += chunk.length;
-      if (zlib) zlib.write(chunk);
-      else stage1(chunk);
-      if (!settled && rawBytes > cap) stopReading();
-    };
-    const onEnd = (): void => {
-      bodyEnded = true;
-      if (zlib) zlib.end(); // its 'end' (or 'error') finishes
-      else decodingDone();
-    };
-    const onError = (e: Error): void => {
-      if (settled) return;
-      settled = true;
-      body.off('data', onData);
-      zlib?.destroy();
-      reject(e);
-    };
-    const onClose = (): void => {
-      if (!body.readableEnded) onError(new Error('client closed the connection before sending the whole body'));
-    };
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.once('close', onClose);
+    const watch = watchBody(body, {
+      data: (chunk) => {
+        rawChunks.push(chunk);
+        rawBytes += chunk.length;
+        if (zlib) zlib.write(chunk);
+        else stage1(chunk);
+        if (!settled && rawBytes > cap) stopReading();
+      },
+      end: () => {
+        bodyEnded = true;
+        if (zlib) zlib.end(); // its 'end' (or 'error') finishes
+        else decodingDone();
+      },
+      error: (e) => {
+        if (settled) return;
+        settled = true;
+        watch.detach();
+        zlib?.destroy();
+        reject(e);
+      },
+    });
   });
 }

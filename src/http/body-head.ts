@@ -11,37 +11,71 @@ export interface BodyHead {
   ended: boolean;
 }
 
+/** What a reader of a request body is told, in order: chunks, then its end, or an error (the client went away). */
+export interface BodyListener {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(e: Error): void;
+}
+
+/** The listeners {@link watchBody} attached: `stopReading` leaves only the error ones, `detach` removes them all. */
+export interface BodyWatch {
+  /** No more chunks or end (the stream is paused: the rest is bodyWithHead's); a client that leaves still errors. */
+  stopReading(): void;
+  detach(): void;
+}
+
+/**
+ * Listens to a request body. A 'close' without 'end' is an error too: the client went away mid-body (node:http
+ * does not always emit 'error' for that).
+ */
+export function watchBody(body: Readable, on: BodyListener): BodyWatch {
+  const onData = (chunk: Buffer): void => on.data(chunk);
+  const onEnd = (): void => on.end();
+  const onError = (e: Error): void => on.error(e);
+  const onClose = (): void => {
+    if (!body.readableEnded) on.error(new Error('client closed the connection before sending the whole body'));
+  };
+  body.on('data', onData);
+  body.once('end', onEnd);
+  body.once('error', onError);
+  body.once('close', onClose);
+  const stopReading = (): void => {
+    body.off('data', onData);
+    body.off('end', onEnd);
+    body.pause();
+  };
+  return {
+    stopReading,
+    detach: () => {
+      stopReading();
+      body.off('error', onError);
+      body.off('close', onClose);
+    },
+  };
+}
+
 /** Reads from `body` until `maxBytes` are in hand or it ends; the stream is left paused for {@link bodyWithHead}. */
 export function readBodyHead(body: Readable, maxBytes: number): Promise<BodyHead> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const finish = (ended: boolean): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-      if (!ended) body.pause();
+      watch.detach();
       resolve({ head: Buffer.concat(chunks, size), ended });
     };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= maxBytes) finish(false);
-    };
-    const onEnd = (): void => finish(true);
-    const onError = (e: Error): void => {
-      body.off('data', onData);
-      reject(e);
-    };
-    const onClose = (): void => {
-      // Closed without 'end': the client went away mid-body.
-      if (!body.readableEnded) onError(new Error('client closed the connection before sending the whole body'));
-    };
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.once('close', onClose);
+    const watch = watchBody(body, {
+      data: (chunk) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= maxBytes) finish(false);
+      },
+      end: () => finish(true),
+      error: (e) => {
+        watch.detach();
+        reject(e);
+      },
+    });
   });
 }
 

@@ -55,6 +55,15 @@ function config(name: string): string {
   return file;
 }
 
+/** A config with the cache on a Redis Cluster whose nodes listen on `ports`; `redisKeys` adds to its redis section. */
+function clusterConfig(name: string, ports: readonly number[], redisKeys = ''): string {
+  const file = path.join(tmpDir, name);
+  const nodes = ports.map((p) => `"127.0.0.1:${p}"`).join(', ');
+  const redisSection = `  redis: { cluster: true, nodes: [${nodes}]${redisKeys === '' ? '' : `, ${redisKeys}`} }`;
+  fs.writeFileSync(file, [`writer: "${hostPort(cluster.writer)}"`, 'admin: "127.0.0.1:0"', 'cache:', '  enabled: true', redisSection].join('\n'));
+  return file;
+}
+
 async function ok(port: number, sql: string, args: string[] = []): Promise<string> {
   const res = await runClient(port, [...args, '--query', sql], '');
   if (res.code !== 0 || res.timedOut || errorCodeOf(res.stderr) !== null) throw new Error(`expected success of ${sql}\nexit ${res.code}\n${res.stderr}`);
@@ -310,18 +319,7 @@ describe('result cache (Redis store, two proxy instances)', () => {
 
   it('works on Redis Cluster too (cache.redis.cluster with seed nodes), and from the --redis flag', async () => {
     const rc = await startRedisCluster(3);
-    const file = path.join(tmpDir, 'cluster.yaml');
-    fs.writeFileSync(
-      file,
-      [
-        `writer: "${hostPort(cluster.writer)}"`,
-        'admin: "127.0.0.1:0"',
-        'cache:',
-        '  enabled: true',
-        `  redis: { cluster: true, nodes: [${rc.ports.map((p) => `"127.0.0.1:${p}"`).join(', ')}] }`,
-      ].join('\n'),
-    );
-    const c = await startGatehouse(['--config', file]);
+    const c = await startGatehouse(['--config', clusterConfig('cluster.yaml', rc.ports)]);
     // A second instance configured by flags only, on the standalone Redis: the flag turns the cache on.
     const f = await startGatehouse(['--writer', hostPort(cluster.writer), '--admin', '127.0.0.1:0', '--redis', `redis://127.0.0.1:${redis.port}`, '--cache-ttl', '30']);
     try {
@@ -346,19 +344,10 @@ describe('result cache (Redis store, two proxy instances)', () => {
     // Characters a URL would otherwise split on: the seeds carry the password encoded.
     const password = 'cl pass:@/#1';
     const rc = await startRedisCluster(3, { password });
-    const seeds = rc.ports.map((p) => `"127.0.0.1:${p}"`).join(', ');
-    const file = (name: string, redisKeys: string): string => {
-      const f = path.join(tmpDir, name);
-      fs.writeFileSync(
-        f,
-        [`writer: "${hostPort(cluster.writer)}"`, 'admin: "127.0.0.1:0"', 'cache:', '  enabled: true', `  redis: { cluster: true, nodes: [${seeds}], ${redisKeys} }`].join('\n'),
-      );
-      return f;
-    };
-    const good = await startGatehouse(['--config', file('auth.yaml', 'username: default, password_env: GH_TEST_REDIS_PASSWORD')], 15_000, {
+    const good = await startGatehouse(['--config', clusterConfig('auth.yaml', rc.ports, 'username: default, password_env: GH_TEST_REDIS_PASSWORD')], 15_000, {
       GH_TEST_REDIS_PASSWORD: password,
     });
-    const wrong = await startGatehouse(['--config', file('wrong.yaml', 'password: "not the password"')]);
+    const wrong = await startGatehouse(['--config', clusterConfig('wrong.yaml', rc.ports, 'password: "not the password"')]);
     try {
       const sql = "SELECT count(), sum(x) FROM default.shared WHERE 'cluster auth' != ''";
       const first = await ok(good.port, sql);
@@ -395,12 +384,7 @@ describe('result cache (Redis store, two proxy instances)', () => {
   it('speaks TLS to a TLS-only Redis Cluster (tls: true, the private CA trusted through NODE_EXTRA_CA_CERTS)', async () => {
     const certs = makeTestCerts();
     const rc = await startRedisCluster(3, { password: 'tls-pass', tls: certs });
-    const f = path.join(tmpDir, 'tls-cluster.yaml');
-    const seeds = rc.ports.map((p) => `"127.0.0.1:${p}"`).join(', ');
-    fs.writeFileSync(
-      f,
-      [`writer: "${hostPort(cluster.writer)}"`, 'admin: "127.0.0.1:0"', 'cache:', '  enabled: true', `  redis: { cluster: true, nodes: [${seeds}], password: "tls-pass", tls: true }`].join('\n'),
-    );
+    const f = clusterConfig('tls-cluster.yaml', rc.ports, 'password: "tls-pass", tls: true');
     const g = await startGatehouse(['--config', f], 15_000, { NODE_EXTRA_CA_CERTS: certs.caCert });
     // Without the CA the nodes' certificates are not trusted: the store stays down and queries bypass it.
     const untrusting = await startGatehouse(['--config', f]);
