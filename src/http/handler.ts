@@ -11,7 +11,9 @@ import type { Dispatcher } from 'undici';
 import { ProxyErrorCode, replyError, toReplyError } from '../frontend/error-reply';
 import { isLimitRefusal, type Release } from '../frontend/user-limits';
 import { seconds, type QueryError, type QueryInfo, type SessionDeps } from '../frontend/session-types';
+import { DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS } from '../frontend/client-timeouts';
 import { isPlain, readDecodedHead } from './body-decode';
+import { watchBodyReceive } from './body-timeout';
 import { bodyWithHead, readBodyHead, type BodyHead } from './body-head';
 import type { BackendPools } from './backend-pools';
 import { send } from './backend-send';
@@ -67,6 +69,12 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     sendError(res, login);
     return;
   }
+  watchBodyReceive(req, deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS, () => {
+    const ms = deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS;
+    deps.log('info', 'http: closing a client that stopped in the middle of its request body', { remote: address, ms });
+    // As a client that left: its backend request (if any) is aborted, and its query killed.
+    req.socket.destroy();
+  });
   // The statement's head: from the URL, or the first bytes of the body (decoded when it is compressed). `head` holds
   // the body bytes read, as they came; `bodySql` the statement read from them.
   let head: BodyHead | null = null;

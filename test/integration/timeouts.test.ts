@@ -6,6 +6,7 @@
  * shared, so the assertions bound times loosely and never assert speed.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeFramedBlock, encodeSimpleQuery } from '../../src/pool';
@@ -19,7 +20,7 @@ import {
   type FramedPacket,
   type ServerException,
 } from '../../src/protocol';
-import { errorCodeOf, runClient, startSandboxCluster, type SandboxCluster } from '../helpers';
+import { errorCodeOf, httpQuery, runClient, startSandboxCluster, type SandboxCluster } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { NativeClient } from '../helpers/native-client';
 import { sampleValue, until } from '../helpers/poll';
@@ -100,7 +101,11 @@ beforeAll(async () => {
   cluster = await startSandboxCluster({ readers: 1 });
   [a, b] = await Promise.all([
     startProxy('a', [`pool: { receive_timeout_ms: ${BACKEND_RECEIVE_MS} }`]),
-    startProxy('b', [`connections: { idle_timeout_ms: ${IDLE_MS}, receive_timeout_ms: ${CLIENT_RECEIVE_MS} }`]),
+    startProxy('b', [
+      `connections: { idle_timeout_ms: ${IDLE_MS}, receive_timeout_ms: ${CLIENT_RECEIVE_MS} }`,
+      `http: { listen: "127.0.0.1:0", backend_ports: { writer: ${cluster.writer.httpPort}, reader1: ${cluster.readers[0]!.httpPort} } }`,
+      'log_level: info',
+    ]),
   ]);
 }, 120_000);
 
@@ -279,6 +284,53 @@ describe('connections.idle_timeout_ms and connections.receive_timeout_ms', () =>
     } finally {
       c.close();
     }
+  }, 30_000);
+
+  it('HTTP: a request body that stops half-way is closed after receive_timeout_ms; nothing is inserted or left running', async () => {
+    await httpQuery(cluster.writer.httpPort, 'CREATE TABLE IF NOT EXISTS default.rt (x UInt32, s String) ENGINE = Memory');
+    const stalled = async (head: string, body: string): Promise<number> => {
+      const s = net.connect(b.httpPort!, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      const t0 = Date.now();
+      s.write(`${head}\r\nHost: gatehouse\r\n\r\n${body}`);
+      s.resume();
+      await new Promise((r) => s.once('close', r));
+      return Date.now() - t0;
+    };
+    // An INSERT whose rows already stream to the writer, and a statement still being read for its head.
+    const insert = 'INSERT INTO default.rt FORMAT TSV\n1\tone\n2\ttwo\n';
+    const times = await Promise.all([
+      stalled(`POST / HTTP/1.1\r\nContent-Length: ${insert.length + 1000}`, insert),
+      stalled('POST / HTTP/1.1\r\nContent-Length: 1000', 'SELECT count() FROM syst'),
+    ]);
+    for (const ms of times) {
+      expect(ms).toBeGreaterThanOrEqual(CLIENT_RECEIVE_MS - 50);
+      expect(ms).toBeLessThan(CLIENT_RECEIVE_MS + SLACK_MS);
+    }
+    // The log line may reach this process a moment after the close.
+    await until(async () => b.output().includes('closing a client that stopped in the middle of its request body'), 5_000, 'the log line');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await httpQuery(cluster.writer.httpPort, 'SELECT count() FROM default.rt')).trim()).toBe('0');
+    expect((await httpQuery(cluster.writer.httpPort, "SELECT count() FROM system.processes WHERE query LIKE '%default.rt%' AND query NOT LIKE '%processes%'")).trim()).toBe('0');
+  }, 30_000);
+
+  it('HTTP: a body that comes slowly but steadily (a chunk every 500 ms for 4 s) is not cut', async () => {
+    await httpQuery(cluster.writer.httpPort, 'CREATE TABLE IF NOT EXISTS default.rt2 (x UInt32) ENGINE = Memory');
+    const s = net.connect(b.httpPort!, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    s.write('POST /?query=INSERT%20INTO%20default.rt2%20FORMAT%20TSV HTTP/1.1\r\nHost: gatehouse\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let i = 0; i < 8; i++) {
+      s.write(chunk(`${i}\n`));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    s.write('0\r\n\r\n');
+    await until(async () => answer.includes('\r\n\r\n'), 10_000, 'the answer');
+    s.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect((await httpQuery(cluster.writer.httpPort, 'SELECT count(), sum(x) FROM default.rt2')).trim()).toBe('8\t28');
   }, 30_000);
 
   it('the proxy still serves new clients, and no backend connection is left busy', async () => {
