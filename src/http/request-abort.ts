@@ -21,6 +21,14 @@ export class RequestAbort {
   };
 
   constructor(private readonly res: ServerResponse) {
+    if (res.closed) {
+      // The client left before this request reached its backend work (while its body head was read or decoded, e.g.
+      // when node:http met garbage after the body and closed the connection): its 'close' has already been emitted,
+      // so it would never be seen. Everything from here on is aborted at once, and nothing reaches a backend.
+      this.clientGone = true;
+      this.aborted = true;
+      return;
+    }
     res.once('close', this.onClose);
   }
 

@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { httpQuery, SANDBOX_USERS, startClickHouse, type ClickHouseServer } from '../helpers';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse';
 import { until } from '../helpers/poll';
@@ -331,6 +332,37 @@ describe('a request cut while it is still on its way to the backend', () => {
       await relay.close();
     }
   }, 60_000);
+});
+
+describe('a client that leaves before its request reaches a backend', () => {
+  test('closed while its compressed body head was decoded: nothing is sent, no backend connection is held', async () => {
+    // One backend connection: a request left holding it would block the next one.
+    const one = await proxy('one-conn.yaml', { http: { listen: '127.0.0.1:0', backend_port: ch.httpPort, backend_connections: 1 } });
+    try {
+      // A complete gzip body that does not decode (decoding runs off the event loop), then bytes that are no request:
+      // node:http answers 400 for them and closes the connection while the body's head is still being decoded.
+      const body = Buffer.concat([gzipSync('SELECT 1').subarray(0, 12), Buffer.from('not deflate data at all')]);
+      const bytes = Buffer.concat([
+        Buffer.from(`POST / HTTP/1.1\r\nHost: gatehouse\r\nContent-Encoding: gzip\r\nContent-Length: ${body.length}\r\n\r\n`),
+        body,
+        Buffer.from('\u0000\u0001 garbage\r\n\r\n'),
+      ]);
+      for (let i = 0; i < 3; i++) {
+        const answer = await new Promise<string>((resolve) => {
+          const s = net.connect(one.httpPort!, '127.0.0.1', () => s.write(bytes));
+          let out = '';
+          s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+          s.on('close', () => resolve(out));
+          s.on('error', () => undefined);
+        });
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      }
+      const next = await request(one, 'INSERT INTO default.kept VALUES (9)', { auth: basic(WRITER) });
+      expect(next.status).toBe(200);
+    } finally {
+      await one.stop();
+    }
+  }, 30_000);
 });
 
 describe('queries that complete are never killed', () => {
