@@ -357,8 +357,11 @@ describe('a client that leaves before its request reaches a backend', () => {
         });
         expect(answer).toMatch(/^HTTP\/1\.1 400 /);
       }
-      const next = await request(one, 'INSERT INTO default.kept VALUES (9)', { auth: basic(WRITER) });
+      // A table of its own: the tests below count default.kept.
+      await httpQuery(ch.httpPort, 'CREATE TABLE IF NOT EXISTS default.after_left (id UInt32) ENGINE = Memory');
+      const next = await request(one, 'INSERT INTO default.after_left VALUES (9)', { auth: basic(WRITER) });
       expect(next.status).toBe(200);
+      expect((await httpQuery(ch.httpPort, 'SELECT count() FROM default.after_left')).trim()).toBe('1');
     } finally {
       await one.stop();
     }
