@@ -69,7 +69,7 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     sendError(res, login);
     return;
   }
-  watchBodyReceive(req, deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS, () => {
+  watchBodyReceive(req, res, deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS, () => {
     const ms = deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS;
     deps.log('info', 'http: closing a client that stopped in the middle of its request body', { remote: address, ms });
     // As a client that left: its backend request (if any) is aborted, and its query killed.

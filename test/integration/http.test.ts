@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deflateSync, gunzipSync, gzipSync } from 'node:zlib';
@@ -277,6 +278,33 @@ describe('routing and identities', () => {
     expect(res.headers['x-clickhouse-exception-code']).toBe('195');
     expect(res.body).toMatch(/^Code: 195, e\.displayText\(\) = DB::Exception: Gatehouse: user farnet is not allowed to connect from 127\.0\.0\.1 \(networks\)/);
   });
+
+  test("an answer given before the body was read leaves node:http's keep-alive timeout in place", async () => {
+    // A read-only user's INSERT is refused before its body is read; node:http then drains the body. The body's receive
+    // timer must not clear the keep-alive timer node:http set when the answer finished (5 s by default).
+    const s = net.connect(gh.httpPort!, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    const body = '1\tone\n';
+    const auth = Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString('base64');
+    s.write(
+      `POST /?query=${encodeURIComponent('INSERT INTO ht.events FORMAT TSV')} HTTP/1.1\r\nHost: gatehouse\r\nAuthorization: Basic ${auth}\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    s.write(body);
+    const t0 = Date.now();
+    const closed = await new Promise<boolean>((resolve) => {
+      s.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 15_000);
+    });
+    s.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 500 /);
+    expect(answer).toContain('X-ClickHouse-Exception-Code: 164');
+    expect(closed).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(12_000);
+  }, 30_000);
 
   test('a read-only proxy user: reads run, writes are refused with 164', async () => {
     const asViewer = ['-u', `${VIEWER.name}:${VIEWER.password}`];
