@@ -1,6 +1,7 @@
 /**
  * Redis URLs of the cache (`cache.redis.url`, or the variable `cache.redis.url_env` names, or a cluster's seeds with
- * their credentials): checking, masking and resolving. A URL may carry a password (`redis://:PASSWORD@host:6379/0`), so no message here ever echoes one.
+ * their credentials): checking, masking and resolving. A URL may carry a password (`redis://:PASSWORD@host:6379/0`),
+ * so no message here ever echoes one.
  */
 import { ConfigError, type ConfigIssue } from './errors';
 import { ENV_NAME } from './schema-fields';
@@ -72,9 +73,9 @@ export function redisClusterSeeds(c: RedisClusterEndpoint, env: NodeJS.ProcessEn
       throw new ConfigError([{ path: 'cache.redis.password_env', message: `environment variable ${c.password_env} is not set` }]);
     }
   }
+  // The schema allows a user name only with a password (Redis authenticates a user with its password).
   const user = c.username === undefined ? '' : encodeURIComponent(c.username);
-  const auth = password === undefined ? (user === '' ? '' : `${user}@`) : `${user}:${encodeURIComponent(password)}@`;
-  // A user without a password still goes in the URL's user part; the client reads it as the ACL user name.
+  const auth = password === undefined ? '' : `${user}:${encodeURIComponent(password)}@`;
   return c.nodes.map((n) => `${c.tls ? 'rediss' : 'redis'}://${auth}${n}`);
 }
 

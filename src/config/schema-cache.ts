@@ -96,10 +96,10 @@ const objectSchema = z.strictObject({
 });
 
 type Raw = z.infer<typeof objectSchema>;
+type Redis = Raw['redis'];
 
 /** Keys of the Redis section that only cluster mode reads. */
 const CLUSTER_ONLY_KEYS = ['username', 'password', 'password_env', 'tls'] as const;
-type Redis = Raw['redis'];
 
 /** Whether the Redis section says where Redis is (a URL, a variable holding one, or cluster seeds). */
 function hasRedisEndpoint(r: Redis): boolean {

@@ -69,9 +69,9 @@ async function runQuery(req: IncomingMessage, res: ServerResponse, r: HttpQueryR
     sendError(res, login);
     return;
   }
-  watchBodyReceive(req, res, deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS, () => {
-    const ms = deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS;
-    deps.log('info', 'http: closing a client that stopped in the middle of its request body', { remote: address, ms });
+  const receiveTimeoutMs = deps.config.clientReceiveTimeoutMs ?? DEFAULT_CLIENT_RECEIVE_TIMEOUT_MS;
+  watchBodyReceive(req, res, receiveTimeoutMs, () => {
+    deps.log('info', 'http: closing a client that stopped in the middle of its request body', { remote: address, ms: receiveTimeoutMs });
     // As a client that left: its backend request (if any) is aborted, and its query killed.
     req.socket.destroy();
   });
