@@ -7,32 +7,35 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
- * Arms the clock on `req` until its body has ended (or the request closed). The clock is node:http's socket
- * inactivity timeout. It does not count the proxy's own pauses: a silence while body bytes wait unread in `req`'s
- * buffer (the backend is slow to take INSERT data, the request waits for a slot) is the proxy's, so the clock restarts.
+ * Arms the clock on a request with a body until the body has arrived whole (or the request closed). The clock is
+ * node:http's socket inactivity timeout, heard on `res`: node:http tells `req` of it only while the body is
+ * incomplete, and with no listener at all it destroys the socket, which would cut a silent query whose body had
+ * arrived but was not read yet (a request queued for a slot). It does not count the proxy's own pauses: a silence
+ * while body bytes wait unread in `req`'s buffer (a backend slow to take INSERT data) restarts the clock.
  */
 export function watchBodyReceive(req: IncomingMessage, res: ServerResponse, timeoutMs: number, onTimeout: () => void): void {
-  if (timeoutMs <= 0 || req.complete) return;
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (timeoutMs <= 0 || !hasBody || req.complete) return;
   const onIdle = (): void => {
-    if (req.complete) return;
+    if (req.complete) return done();
     if (req.readableLength > 0) {
-      req.setTimeout(timeoutMs);
+      res.setTimeout(timeoutMs);
       return;
     }
     done();
     onTimeout();
   };
   const done = (): void => {
-    req.off('timeout', onIdle);
+    res.off('timeout', onIdle);
     req.off('end', done);
     req.off('close', done);
     // Back to the server's own setting (none: a long query may be silent for minutes). Once the answer is out (the
     // proxy answered before reading the body, which node:http then drains), the socket's timer is node:http's
     // keep-alive timeout, which must stay.
-    if (!req.socket.destroyed && !res.writableFinished) req.setTimeout(0);
+    if (!req.socket.destroyed && !res.writableFinished) res.setTimeout(0);
   };
-  req.setTimeout(timeoutMs);
-  req.on('timeout', onIdle);
+  res.setTimeout(timeoutMs);
+  res.on('timeout', onIdle);
   req.once('end', done);
   req.once('close', done);
 }

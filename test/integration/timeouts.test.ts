@@ -314,6 +314,14 @@ describe('connections.idle_timeout_ms and connections.receive_timeout_ms', () =>
     expect((await httpQuery(cluster.writer.httpPort, "SELECT count() FROM system.processes WHERE query LIKE '%default.rt%' AND query NOT LIKE '%processes%'")).trim()).toBe('0');
   }, 30_000);
 
+  it('HTTP: a query silent for longer than the limit, sent without a body or with its body already read, is not cut', async () => {
+    // The limit is about bodies; a query may send nothing for minutes (sleep(2) sends nothing for 2 s here).
+    const get = await fetch(`http://127.0.0.1:${b.httpPort}/?query=${encodeURIComponent('SELECT sleep(2)')}`);
+    expect([get.status, await get.text()]).toEqual([200, '0\n']);
+    const post = await fetch(`http://127.0.0.1:${b.httpPort}/`, { method: 'POST', body: 'SELECT sleep(2)' });
+    expect([post.status, await post.text()]).toEqual([200, '0\n']);
+  }, 30_000);
+
   it('HTTP: a body that comes slowly but steadily (a chunk every 500 ms for 4 s) is not cut', async () => {
     await httpQuery(cluster.writer.httpPort, 'CREATE TABLE IF NOT EXISTS default.rt2 (x UInt32) ENGINE = Memory');
     const s = net.connect(b.httpPort!, '127.0.0.1');
